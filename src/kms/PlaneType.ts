@@ -1,0 +1,10 @@
+/** DRM_PLANE_TYPE_* (include/drm/drm_plane.h). These values are UABI through VFIO. */
+export const enum PlaneType {
+  OVERLAY = 0,
+  PRIMARY = 1,
+  CURSOR = 2,
+}
+
+export function planeTypeName(t: number): string {
+  return t === 0 ? 'OVERLAY' : t === 1 ? 'PRIMARY' : t === 2 ? 'CURSOR' : `type#${t}`;
+}
