@@ -1,0 +1,223 @@
+// The ABI check: compile a C program against the machine's <linux/vfio.h> and <linux/dma-buf.h>,
+// print sizeof/offsetof of every field in our struct tables and the value of every constant in
+// Abi.ts, and compare. The C program is generated FROM the tables, so a wrong offset, size or
+// constant in our code fails here.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as Abi from './Abi.ts';
+import { DEVICE_INFO_LAYOUT } from './DeviceInfo.ts';
+import { EDID_REGS_LAYOUT } from './EdidRegs.ts';
+import { INFO_CAP_HEADER_LAYOUT } from './InfoCap.ts';
+import { IRQ_INFO_LAYOUT, IRQ_SET_LAYOUT } from './IrqInfo.ts';
+import { PLANE_INFO_LAYOUT, PLANE_INFO_MINSZ, PLANE_INFO_SIZE } from './PlaneInfo.ts';
+import { REGION_INFO_CAP_TYPE_LAYOUT, REGION_INFO_LAYOUT } from './RegionInfo.ts';
+import { FIELD_SIZE, fieldEnd } from './StructLayout.ts';
+import type { Field, Layout } from './StructLayout.ts';
+
+const LAYOUTS: readonly Layout[] = [
+  PLANE_INFO_LAYOUT, REGION_INFO_LAYOUT, INFO_CAP_HEADER_LAYOUT, REGION_INFO_CAP_TYPE_LAYOUT,
+  EDID_REGS_LAYOUT, DEVICE_INFO_LAYOUT, IRQ_INFO_LAYOUT, IRQ_SET_LAYOUT,
+];
+
+const INCLUDES = '#include <stddef.h>\n#include <stdio.h>\n#include <linux/vfio.h>\n#include <linux/dma-buf.h>\n';
+
+/** Every numeric export of Abi.ts that a kernel header must define. */
+function headerConstants(): Array<[string, number]> {
+  const ext = new Set(Abi.ABI_EXTENSIONS);
+  return Object.entries(Abi)
+    .filter((e): e is [string, number] => typeof e[1] === 'number' && !ext.has(e[0]));
+}
+
+let dir = '';
+
+function compile(name: string, src: string, syntaxOnly: boolean): { ok: boolean; exe: string; err: string } {
+  const file = join(dir, `${name}.c`);
+  const exe = join(dir, name);
+  writeFileSync(file, src);
+  const args = syntaxOnly ? ['-fsyntax-only', file] : ['-Wall', '-O0', '-o', exe, file];
+  const r = spawnSync('cc', args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  return { ok: r.status === 0, exe, err: r.stderr };
+}
+
+/** Does the header's struct have this member? (Optional fields are newer than some headers.) */
+function hasMember(layout: Layout, f: Field): boolean {
+  const src = `${INCLUDES}int main(void) { return (int)offsetof(${layout.c}, ${f.c}); }\n`;
+  return compile(`probe_${Math.random().toString(36).slice(2)}`, src, true).ok;
+}
+
+type Present = Map<Field, boolean>;
+
+function cProgram(present: Present): string {
+  const lines: string[] = [];
+  for (const l of LAYOUTS) {
+    lines.push(`  printf("sizeof|${l.c}=%zu\\n", sizeof(${l.c}));`);
+    for (const f of Object.values(l.fields)) {
+      if (!present.get(f)) continue;
+      const member = f.flex ? `${f.c}[0]` : f.c; // sizeof a flexible array is its element size
+      lines.push(`  printf("offsetof|${l.c}|${f.c}=%zu\\n", offsetof(${l.c}, ${f.c}));`);
+      lines.push(`  printf("sizeof|${l.c}|${f.c}=%zu\\n", sizeof(((${l.c} *)0)->${member}));`);
+    }
+  }
+  for (const [name] of headerConstants()) {
+    lines.push(`  printf("const|${name}=%llu\\n", (unsigned long long)(${name}));`);
+  }
+  return `${INCLUDES}int main(void) {\n${lines.join('\n')}\n  return 0;\n}\n`;
+}
+
+/** Compare one table with the compiler's answers; returns the list of disagreements. */
+function compareLayout(l: Layout, c: ReadonlyMap<string, number>, present: Present): string[] {
+  const bad: string[] = [];
+  const fields = Object.values(l.fields);
+  let absentOptionalAt = Infinity;
+  for (const f of fields) {
+    if (!present.get(f)) {
+      if (!f.optional) bad.push(`${l.c}: ${f.c} missing from the header`);
+      else absentOptionalAt = Math.min(absentOptionalAt, f.offset);
+      continue;
+    }
+    const off = c.get(`offsetof|${l.c}|${f.c}`);
+    const size = c.get(`sizeof|${l.c}|${f.c}`);
+    if (off !== f.offset) bad.push(`${l.c}: ${f.c} offset ${f.offset}, header ${off}`);
+    if (size !== FIELD_SIZE[f.type]) bad.push(`${l.c}: ${f.c} size ${FIELD_SIZE[f.type]}, header ${size}`);
+    if (!f.flex && fieldEnd(f) > l.size) bad.push(`${l.c}: ${f.c} ends past sizeof ${l.size}`);
+  }
+  // An optional field missing from an older header was either tail padding (same sizeof) or
+  // absent (sizeof ends where it starts).
+  const sz = c.get(`sizeof|${l.c}`);
+  if (sz !== l.size && sz !== absentOptionalAt) bad.push(`${l.c}: sizeof ${l.size}, header ${sz}`);
+  // Table self-consistency: only union aliases may overlap.
+  const real = fields.filter((f) => !f.alias && !f.flex).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < real.length; i++) {
+    if (real[i]!.offset < fieldEnd(real[i - 1]!)) bad.push(`${l.c}: ${real[i]!.c} overlaps`);
+  }
+  for (const f of fields.filter((x) => x.alias)) {
+    if (!real.some((r) => r.offset === f.offset && r.type === f.type)) bad.push(`${l.c}: alias ${f.c}`);
+  }
+  return bad;
+}
+
+function compareConstants(consts: ReadonlyArray<[string, number]>, c: ReadonlyMap<string, number>): string[] {
+  return consts
+    .filter(([name, v]) => c.get(`const|${name}`) !== v)
+    .map(([name, v]) => `${name} = ${v}, header ${c.get(`const|${name}`)}`);
+}
+
+const present: Present = new Map();
+const header = new Map<string, number>();
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vfio-abi-'));
+  for (const l of LAYOUTS) {
+    for (const f of Object.values(l.fields)) present.set(f, f.optional ? hasMember(l, f) : true);
+  }
+  const prog = compile('abi', cProgram(present), false);
+  assert.ok(prog.ok, `cc failed:\n${prog.err}`);
+  const run = spawnSync(prog.exe, [], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  for (const line of run.stdout.trim().split('\n')) {
+    const eq = line.lastIndexOf('=');
+    header.set(line.slice(0, eq), Number(line.slice(eq + 1)));
+  }
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('struct layouts match <linux/vfio.h>', () => {
+  for (const l of LAYOUTS) {
+    test(l.c, () => {
+      assert.ok(header.has(`sizeof|${l.c}`), 'the C program printed this struct');
+      assert.deepEqual(compareLayout(l, header, present), []);
+    });
+  }
+
+  test('vfio_device_gfx_plane_info: 64 bytes, dmabuf_id and region_index at 56, minsz 60', () => {
+    const s = 'struct vfio_device_gfx_plane_info';
+    assert.equal(header.get(`sizeof|${s}`), 64);
+    assert.equal(PLANE_INFO_SIZE, 64);
+    assert.equal(header.get(`offsetof|${s}|dmabuf_id`), 56);
+    assert.equal(header.get(`offsetof|${s}|region_index`), 56);
+    assert.equal(header.get(`offsetof|${s}|drm_format_mod`), 16);
+    assert.equal(header.get(`sizeof|${s}|drm_format_mod`), 8);
+    assert.equal(PLANE_INFO_MINSZ, header.get(`offsetof|${s}|dmabuf_id`)! + 4);
+  });
+
+  test('vfio_device_info: minsz 16, cap_offset at 16, sizeof 20 (6.1) or 24 (with pad)', () => {
+    const s = 'struct vfio_device_info';
+    assert.ok([20, 24].includes(header.get(`sizeof|${s}`)!));
+    assert.equal(header.get(`offsetof|${s}|num_irqs`), 12);
+  });
+});
+
+describe('constants match the headers', () => {
+  test('every numeric export of Abi.ts except ABI_EXTENSIONS', () => {
+    const consts = headerConstants();
+    assert.ok(consts.length >= 70, `only ${consts.length} constants checked`);
+    assert.deepEqual(compareConstants(consts, header), []);
+  });
+
+  test('the ioctl numbers the spec names', () => {
+    assert.equal(header.get('const|VFIO_GET_API_VERSION'), 0x3b64);
+    assert.equal(header.get('const|VFIO_DEVICE_GET_INFO'), 0x3b6b);
+    assert.equal(header.get('const|VFIO_DEVICE_GET_REGION_INFO'), 0x3b6c);
+    assert.equal(header.get('const|VFIO_DEVICE_QUERY_GFX_PLANE'), 0x3b72);
+    assert.equal(header.get('const|VFIO_DEVICE_GET_GFX_DMABUF'), 0x3b73);
+    assert.equal(header.get('const|DMA_BUF_IOCTL_SYNC'), 0x40086200);
+  });
+
+  test('every VFIO ioctl is _IO(VFIO_TYPE, VFIO_BASE + n)', () => {
+    const ioctls = headerConstants().filter(([n, v]) => n.startsWith('VFIO_') && Abi.ioctlName(v) === n);
+    assert.equal(ioctls.length, 14);
+    for (const [name, v] of ioctls) {
+      assert.equal(v >> 8, Abi.VFIO_TYPE, name);
+      assert.ok((v & 0xff) >= Abi.VFIO_BASE, name);
+    }
+  });
+
+  test('our extension: the display IRQ is the first index after the vfio-pci ones', () => {
+    assert.equal(Abi.VFIO_PCI_DISPLAY_IRQ_INDEX, header.get('const|VFIO_PCI_NUM_IRQS'));
+    assert.equal(Abi.VFIO_PCI_DISPLAY_IRQ_FLAGS, Abi.VFIO_IRQ_INFO_EVENTFD | Abi.VFIO_IRQ_INFO_NORESIZE);
+    assert.equal(Abi.VFIO_PCI_DISPLAY_IRQ_COUNT, 1);
+    for (const name of Abi.ABI_EXTENSIONS) assert.ok(!header.has(`const|${name}`), name);
+    const src = `${INCLUDES}#ifdef VFIO_PCI_DISPLAY_IRQ_INDEX\n#error defined\n#endif\nint main(void){return 0;}\n`;
+    assert.ok(compile('ext', src, true).ok, 'the kernel header does not define our extension');
+  });
+
+  test('ioctlName', () => {
+    assert.equal(Abi.ioctlName(0x3b72), 'VFIO_DEVICE_QUERY_GFX_PLANE');
+    assert.equal(Abi.ioctlName(0x40086200), 'DMA_BUF_IOCTL_SYNC');
+    assert.equal(Abi.ioctlName(0x1234), 'ioctl#0x1234');
+  });
+});
+
+describe('the comparison can fail', () => {
+  test('a wrong offset, size, sizeof or overlap in a table is reported', () => {
+    const f = PLANE_INFO_LAYOUT.fields;
+    const movedId = { ...f.dmabufId, offset: 52 };
+    const wrong: Layout = { ...PLANE_INFO_LAYOUT, fields: { ...f, dmabufId: movedId } };
+    const p2: Present = new Map(present);
+    p2.set(movedId, true);
+    const bad = compareLayout(wrong, header, p2);
+    assert.ok(bad.some((m) => m.includes('dmabuf_id offset 52')), bad.join('; '));
+    assert.ok(bad.some((m) => m.includes('overlaps')), bad.join('; '));
+
+    const narrowMod = { ...f.drmFormatMod, type: 'u32' as const };
+    const p3: Present = new Map(present);
+    p3.set(narrowMod, true);
+    const bad3 = compareLayout({ ...PLANE_INFO_LAYOUT, fields: { ...f, drmFormatMod: narrowMod } }, header, p3);
+    assert.ok(bad3.some((m) => m.includes('drm_format_mod size 4')), bad3.join('; '));
+
+    assert.ok(compareLayout({ ...REGION_INFO_LAYOUT, size: 24 }, header, present).length > 0);
+  });
+
+  test('a wrong constant is reported', () => {
+    const bad = compareConstants([['VFIO_DEVICE_QUERY_GFX_PLANE', 0x3b71]], header);
+    assert.equal(bad.length, 1);
+  });
+});

@@ -1,0 +1,31 @@
+import { Errno } from '../base/Errno.ts';
+import type { FdTable } from './FdTable.ts';
+import type { Mapping } from './Sys.ts';
+
+/**
+ * An open file description (Linux `struct file`). Several fds may share one (dup); the file is
+ * released when the last of them is closed. Every operation answers like the syscall: a
+ * non-negative result or `-errno`; the defaults are what Linux answers for a file that does not
+ * implement the operation.
+ */
+export abstract class OpenFile {
+  /** Number of fds referring to this file. */
+  public fdRefs = 0;
+  public abstract readonly kind: string;
+
+  /** `fds` is the calling process's fd table (GET_GFX_DMABUF installs into it). */
+  public ioctl(_request: number, _arg: Uint8Array, _fds: FdTable): number {
+    return -Errno.ENOTTY;
+  }
+  public pread(_buf: Uint8Array, _offset: number): number {
+    return -Errno.EINVAL;
+  }
+  public pwrite(_buf: Uint8Array, _offset: number): number {
+    return -Errno.EINVAL;
+  }
+  public mmap(_offset: number, _length: number, _prot: number): Mapping | number {
+    return -Errno.ENODEV;
+  }
+  /** Called once, when the last fd referring to this file is closed. */
+  public release(): void {}
+}

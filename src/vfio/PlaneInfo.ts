@@ -1,0 +1,98 @@
+import { Errno } from '../base/Errno.ts';
+import { defineLayout, readLayout, writeLayout } from './StructLayout.ts';
+import type { Values } from './StructLayout.ts';
+
+/**
+ * struct vfio_device_gfx_plane_info (VFIO_DEVICE_QUERY_GFX_PLANE), 64 bytes, little-endian.
+ * `reserved` was added in v6.7-era headers; before that the same 4 bytes were tail padding on
+ * x86-64 (sizeof 64) and absent on i386 (sizeof 60). Every driver copies in and back exactly
+ * PLANE_INFO_MINSZ = offsetofend(dmabuf_id) = 60 bytes and rejects argsz < 60.
+ */
+export const PLANE_INFO_SIZE = 64;
+export const PLANE_INFO_MINSZ = 60;
+
+export const PLANE_INFO_LAYOUT = defineLayout('struct vfio_device_gfx_plane_info', PLANE_INFO_SIZE, {
+  argsz: { offset: 0, type: 'u32', c: 'argsz' }, // in
+  flags: { offset: 4, type: 'u32', c: 'flags' }, // in: VFIO_GFX_PLANE_TYPE_*
+  drmPlaneType: { offset: 8, type: 'u32', c: 'drm_plane_type' }, // in: DRM_PLANE_TYPE_*
+  drmFormat: { offset: 12, type: 'u32', c: 'drm_format' }, // out: fourcc, 0 = none
+  drmFormatMod: { offset: 16, type: 'u64', c: 'drm_format_mod' }, // out
+  width: { offset: 24, type: 'u32', c: 'width' },
+  height: { offset: 28, type: 'u32', c: 'height' },
+  stride: { offset: 32, type: 'u32', c: 'stride' },
+  size: { offset: 36, type: 'u32', c: 'size' },
+  xPos: { offset: 40, type: 'u32', c: 'x_pos' },
+  yPos: { offset: 44, type: 'u32', c: 'y_pos' },
+  xHot: { offset: 48, type: 'u32', c: 'x_hot' }, // 0xFFFFFFFF = no hotspot
+  yHot: { offset: 52, type: 'u32', c: 'y_hot' },
+  dmabufId: { offset: 56, type: 'u32', c: 'dmabuf_id' }, // union with region_index
+  regionIndex: { offset: 56, type: 'u32', c: 'region_index', alias: true },
+  reserved: { offset: 60, type: 'u32', c: 'reserved', optional: true }, // never written
+});
+
+export type PlaneInfo = Values<typeof PLANE_INFO_LAYOUT.fields>;
+
+/** What a driver fills in: bytes 12..59. `regionIndex` and `dmabufId` share bytes 56..59. */
+export interface PlaneInfoOutputs {
+  readonly drmFormat: number;
+  readonly drmFormatMod: bigint;
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly size: number;
+  readonly xPos: number;
+  readonly yPos: number;
+  readonly xHot: number;
+  readonly yHot: number;
+  /** DMABUF queries. Ignored when `regionIndex` is given. */
+  readonly dmabufId?: number;
+  /** REGION queries. */
+  readonly regionIndex?: number;
+}
+
+export interface PlaneInfoRequest {
+  /** Defaults to PLANE_INFO_SIZE. */
+  readonly argsz?: number;
+  readonly flags: number;
+  readonly planeType: number;
+}
+
+/** Decode; fields beyond a short buffer (a 60-byte i386 caller) read as 0. */
+export function readPlaneInfo(bytes: Uint8Array): PlaneInfo {
+  return readLayout(PLANE_INFO_LAYOUT, bytes);
+}
+
+/**
+ * Kernel side of a successful QUERY: write the OUTPUT fields (bytes 12..59). argsz, flags and
+ * drm_plane_type are left as the caller wrote them (the kernel echoes back what it copied in), and
+ * bytes 60..63 are never touched, since drivers copy back exactly 60 bytes.
+ * Returns 0, or -EFAULT when the buffer is shorter than PLANE_INFO_MINSZ.
+ */
+export function writePlaneInfoOutputs(bytes: Uint8Array, info: PlaneInfoOutputs): number {
+  if (bytes.byteLength < PLANE_INFO_MINSZ) return -Errno.EFAULT;
+  writeLayout(PLANE_INFO_LAYOUT, bytes.subarray(0, PLANE_INFO_MINSZ), {
+    drmFormat: info.drmFormat,
+    drmFormatMod: info.drmFormatMod,
+    width: info.width,
+    height: info.height,
+    stride: info.stride,
+    size: info.size,
+    xPos: info.xPos,
+    yPos: info.yPos,
+    xHot: info.xHot,
+    yHot: info.yHot,
+    dmabufId: info.regionIndex ?? info.dmabufId ?? 0,
+  });
+  return 0;
+}
+
+/** Client side: a fresh zeroed 64-byte QUERY argument. */
+export function encodePlaneInfoRequest(req: PlaneInfoRequest): Uint8Array {
+  const bytes = new Uint8Array(PLANE_INFO_SIZE);
+  writeLayout(PLANE_INFO_LAYOUT, bytes, {
+    argsz: req.argsz ?? PLANE_INFO_SIZE,
+    flags: req.flags,
+    drmPlaneType: req.planeType,
+  });
+  return bytes;
+}
