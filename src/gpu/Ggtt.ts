@@ -136,7 +136,9 @@ export class Ggtt {
    * First-fit placement: the lowest free aperture slice and the lowest free hidden slice of the
    * given byte sizes (page aligned). Returns the assignment, or undefined when either does not fit.
    */
-  public allocate(vmId: number, apertureSize: number, hiddenSize: number, guestPageCount: number): GgttAssignment | undefined {
+  public allocate(
+    vmId: number, apertureSize: number, hiddenSize: number, guestPageCount: number,
+  ): GgttAssignment | undefined {
     if (!isPageAligned(apertureSize) || !isPageAligned(hiddenSize)) {
       throw new RangeError('slice sizes must be page aligned');
     }
@@ -242,7 +244,8 @@ export class Ggtt {
   /** GVT `vgpu_gmadr_is_valid`: the address lies in the VM's aperture or hidden slice. */
   public isValidGma(vmId: number, addr: number): boolean {
     const s = this._slices.get(vmId);
-    return s !== undefined && Number.isFinite(addr) && (inRange(s.a.aperture, addr) || inRange(s.a.hidden, addr));
+    if (!s || !Number.isFinite(addr)) return false;
+    return inRange(s.a.aperture, addr) || inRange(s.a.hidden, addr);
   }
 
   /**
@@ -257,7 +260,8 @@ export class Ggtt {
     if (size === 0) return this.isValidGma(vmId, addr);
     const last = addr + size - 1;
     const { aperture, hidden } = s.a;
-    return (inRange(aperture, addr) && inRange(aperture, last)) || (inRange(hidden, addr) && inRange(hidden, last));
+    return (inRange(aperture, addr) && inRange(aperture, last)) ||
+      (inRange(hidden, addr) && inRange(hidden, last));
   }
 
   /** Refused writes of one VM (a vmId with no slices: zeros). */
@@ -319,7 +323,8 @@ export class Ggtt {
   }
 
   private _firstFit(lo: number, hi: number, size: number, pick: (s: Slice) => GgttRange): number | undefined {
-    const taken = [...this._slices.values()].map(pick).filter((r) => r.size > 0).sort((x, y) => x.base - y.base);
+    const taken = [...this._slices.values()].map(pick).filter((r) => r.size > 0);
+    taken.sort((x, y) => x.base - y.base);
     let at = lo;
     for (const r of taken) {
       if (r.base - at >= size) break;

@@ -116,7 +116,9 @@ function chromaticity(out: Uint8Array): void {
 /**
  * Build a valid EDID 1.4 base block whose preferred (first detailed) timing is width×height at
  * refreshHz. Throws RangeError for a mode a detailed timing cannot express (sizes 1..4095, pixel
- * clock ≤ 655.35 MHz) — this is configuration, not guest input.
+ * clock ≤ 655.35 MHz) — this is configuration, not guest input. edid-decode passes the output
+ * for real modes; below a 10 MHz clock (smaller than ~400x300@60) it is structurally valid but
+ * edid-decode flags the clock.
  */
 export function buildEdid(opts: EdidOptions): Uint8Array {
   const { width, height } = opts;

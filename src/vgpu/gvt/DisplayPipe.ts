@@ -1,6 +1,6 @@
 import { PlaneType } from '../../kms/PlaneType.ts';
 import type { DisplayEventKind } from '../Plane.ts';
-import { CursorPlane } from './CursorPlane.ts';
+import { CURSOR_REG, CursorPlane } from './CursorPlane.ts';
 import { PIPECONF_ENABLE, PIPECONF_STATE } from './GvtRegisters.ts';
 import { changed, type RegWrite } from './RegWrite.ts';
 import { UniversalPlane } from './UniversalPlane.ts';
@@ -65,13 +65,18 @@ export class DisplayPipe {
   public read(reg: number): number | undefined {
     switch (reg) {
       // Bit 30 (state) follows bit 31 at once: the emulated pipe has no enable latency.
-      case R_CONF: return (this.enabled ? (this._conf | PIPECONF_STATE) : (this._conf & ~PIPECONF_STATE)) >>> 0;
+      case R_CONF:
+        return (this.enabled ? this._conf | PIPECONF_STATE : this._conf & ~PIPECONF_STATE) >>> 0;
       case R_FRMCOUNT: return this._frameCount;
       case R_FLIPCOUNT: return this._flipCount;
     }
     if (reg >= CURSOR_FIRST && reg <= CURSOR_LAST) return this.cursor.read(reg - CURSOR_FIRST);
-    if (reg >= PRIMARY_FIRST && reg < PRIMARY_FIRST + PLANE_SPAN) return this.primary.read(reg - PRIMARY_FIRST);
-    if (reg >= SPRITE_FIRST && reg < SPRITE_FIRST + PLANE_SPAN) return this.sprite.read(reg - SPRITE_FIRST);
+    if (reg >= PRIMARY_FIRST && reg < PRIMARY_FIRST + PLANE_SPAN) {
+      return this.primary.read(reg - PRIMARY_FIRST);
+    }
+    if (reg >= SPRITE_FIRST && reg < SPRITE_FIRST + PLANE_SPAN) {
+      return this.sprite.read(reg - SPRITE_FIRST);
+    }
     return undefined;
   }
 
@@ -91,7 +96,7 @@ export class DisplayPipe {
       r = this.cursor.write(off, value);
       type = PlaneType.CURSOR;
       // CURPOS moves the cursor; CURCNTR enables, disables or resizes it.
-      if (off === 0x08) kind = 'cursor';
+      if (off === CURSOR_REG.POS) kind = 'cursor';
     } else if (reg >= PRIMARY_FIRST && reg < PRIMARY_FIRST + PLANE_SPAN) {
       r = this.primary.write(reg - PRIMARY_FIRST, value, false);
     } else if (reg >= SPRITE_FIRST && reg < SPRITE_FIRST + PLANE_SPAN) {

@@ -81,7 +81,9 @@ export function decodePlaneLayout(ctl: number, strideReg: number, bpp: number): 
     case PLANE_TILING.Y:
       return { modifier: DRM_FORMAT_MOD.I915_Y_TILED, stride: units * 128, tileHeight: 32 };
     case PLANE_TILING.YF:
-      return { modifier: DRM_FORMAT_MOD.I915_Yf_TILED, stride: units * (bpp === 8 ? 64 : 128), tileHeight: 32 };
+      return {
+        modifier: DRM_FORMAT_MOD.I915_Yf_TILED, stride: units * (bpp === 8 ? 64 : 128), tileHeight: 32,
+      };
     default:
       // GVT quirk, kept on purpose: an unknown tiling value is only logged. The modifier stays
       // linear, the tile height 1, and the stride is the register field NOT multiplied by any unit.

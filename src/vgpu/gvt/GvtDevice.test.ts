@@ -61,7 +61,11 @@ interface Rig {
 function rig(opts: { exportOverlay?: boolean } = {}): Rig {
   const ggtt = new Ggtt(4096); // 16 MiB, 8 MiB mappable
   const mem = new GuestMemory(4 * MiB);
-  ggtt.assign(1, { aperture: { base: AP, size: 2 * MiB }, hidden: { base: HID, size: 4 * MiB }, guestPageCount: mem.pageCount });
+  ggtt.assign(1, {
+    aperture: { base: AP, size: 2 * MiB },
+    hidden: { base: HID, size: 4 * MiB },
+    guestPageCount: mem.pageCount,
+  });
   const dev = new GvtDevice({ memory: mem, ggtt, vmId: 1, ...opts });
   const events: DisplayEvent[] = [];
   dev.onDisplayEvent((e) => events.push(e));
@@ -76,7 +80,9 @@ function map(dev: GvtDevice, gma: number, pages: number, firstGuestPage: number)
 }
 
 /** Enable pipe `p` with a w×h source and a primary plane at `surf`, then latch with a vblank. */
-function primary(dev: GvtDevice, o: { pipe?: number; w?: number; h?: number; ctl?: number; stride?: number; surf?: number } = {}): void {
+interface PrimaryOpts { pipe?: number; w?: number; h?: number; ctl?: number; stride?: number; surf?: number }
+
+function primary(dev: GvtDevice, o: PrimaryOpts = {}): void {
   const p = o.pipe ?? 0;
   dev.mmioWrite32(PIPESRC(p), pipesrcValue(o.w ?? 64, o.h ?? 32));
   dev.mmioWrite32(PLANE_CTL(p), o.ctl ?? planeCtlValue({ format: 4 }));
@@ -237,7 +243,8 @@ describe('GvtDevice.decodePlane: pipes and plane types', () => {
     map(dev, AP, 64, 100);
     primary(dev, { pipe: 1, w: 32, h: 16, stride: 2 });
     assert.equal(dev.activePipe, 1);
-    assert.deepEqual([plane(dev.decodePlane(PlaneType.PRIMARY)).width, plane(dev.decodePlane(PlaneType.PRIMARY)).height], [32, 16]);
+    const b = plane(dev.decodePlane(PlaneType.PRIMARY));
+    assert.deepEqual([b.width, b.height], [32, 16]);
     // Pipe C enabled too: B still wins.
     primary(dev, { pipe: 2, w: 48, h: 8, stride: 4 });
     assert.equal(plane(dev.decodePlane(PlaneType.PRIMARY)).width, 32);
@@ -299,7 +306,8 @@ describe('GvtDevice.decodePlane: formats (B4) and tiling', () => {
     }
     // Yf with 8 bpp uses 64-byte units.
     dev.mmioWrite32(PLANE_CTL(0), planeCtlValue({ format: 0xc, tiling: 5 }));
-    assert.deepEqual([plane(dev.decodePlane(PlaneType.PRIMARY)).stride, plane(dev.decodePlane(PlaneType.PRIMARY)).size], [256, 256 * 64]);
+    const yf = plane(dev.decodePlane(PlaneType.PRIMARY));
+    assert.deepEqual([yf.stride, yf.size], [256, 256 * 64]);
   });
 
   it('stride 0 (size 0) → -EINVAL', () => {
@@ -377,7 +385,11 @@ describe('GvtDevice.decodePlane: surface validation (B1, B5, isolation)', () => 
   it('two VMs on one Ggtt cannot reach each other\'s entries', () => {
     const a = rig();
     const memB = new GuestMemory(MiB);
-    a.ggtt.assign(2, { aperture: { base: 4 * MiB, size: MiB }, hidden: { base: 14 * MiB, size: MiB }, guestPageCount: memB.pageCount });
+    a.ggtt.assign(2, {
+      aperture: { base: 4 * MiB, size: MiB },
+      hidden: { base: 14 * MiB, size: MiB },
+      guestPageCount: memB.pageCount,
+    });
     const b = new GvtDevice({ memory: memB, ggtt: a.ggtt, vmId: 2 });
     map(b, 4 * MiB, 2, 7);
     primary(b, { surf: 4 * MiB });
@@ -608,7 +620,11 @@ describe('GvtDevice.reset', () => {
     events.length = 0;
     dev.reset();
     assert.deepEqual(events, [{ kind: 'mode', planeType: PlaneType.PRIMARY }]);
-    for (const off of [PIPECONF(0), PIPESRC(0), PLANE_CTL(0), PLANE_STRIDE(0), PLANE_SURF(0), PLANE_SURFLIVE(0), CUR_CTL(0), PIPE_FRMCOUNT(0), PIPE_FLIPCOUNT(0)]) {
+    const offs = [
+      PIPECONF(0), PIPESRC(0), PLANE_CTL(0), PLANE_STRIDE(0), PLANE_SURF(0), PLANE_SURFLIVE(0),
+      CUR_CTL(0), PIPE_FRMCOUNT(0), PIPE_FLIPCOUNT(0),
+    ];
+    for (const off of offs) {
       assert.equal(dev.mmioRead32(off), 0, `0x${off.toString(16)}`);
     }
     assert.equal(dev.mmioRead32(CURSOR_X_HOT), HOTSPOT_UNKNOWN);
@@ -628,7 +644,11 @@ describe('GvtDevice robustness (property)', () => {
   it('random register and GTT traffic never throws and never exports a page outside the VM', () => {
     const { dev, ggtt, mem } = rig();
     const other = new GuestMemory(MiB);
-    ggtt.assign(2, { aperture: { base: 4 * MiB, size: MiB }, hidden: { base: 14 * MiB, size: MiB }, guestPageCount: other.pageCount });
+    ggtt.assign(2, {
+      aperture: { base: 4 * MiB, size: MiB },
+      hidden: { base: 14 * MiB, size: MiB },
+      guestPageCount: other.pageCount,
+    });
     const dev2 = new GvtDevice({ memory: other, ggtt, vmId: 2 });
     map(dev2, 4 * MiB, 256, 0);
     const regs = [
@@ -640,9 +660,14 @@ describe('GvtDevice robustness (property)', () => {
       fc.integer({ min: 0, max: 16 * MiB }).map((n) => n & ~0xfff),
       fc.constantFrom(AP, AP_END - PAGE, HID, HID_END - PAGE, 4 * MiB, 0),
     );
+    const u32 = fc.integer({ min: 0, max: 0xffffffff });
     const op = fc.oneof(
-      fc.record({ k: fc.constant('reg' as const), off: fc.constantFrom(...regs), v: fc.oneof(fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), gma) }),
-      fc.record({ k: fc.constant('raw' as const), off: fc.integer({ min: -8, max: 0x1000010 }), v: fc.integer({ min: 0, max: 0xffffffff }) }),
+      fc.record({
+        k: fc.constant('reg' as const),
+        off: fc.constantFrom(...regs),
+        v: fc.oneof(fc.nat(), u32, gma),
+      }),
+      fc.record({ k: fc.constant('raw' as const), off: fc.integer({ min: -8, max: 0x1000010 }), v: u32 }),
       fc.record({ k: fc.constant('pte' as const), off: gma, v: fc.integer({ min: 0, max: 1100 }) }),
       fc.record({ k: fc.constant('vblank' as const), off: fc.constant(0), v: fc.constant(0) }),
     );

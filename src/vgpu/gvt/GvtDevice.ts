@@ -93,7 +93,8 @@ export class GvtDevice extends Disposable implements MediatedDevice {
     if (!slices) throw new RangeError(`vm ${vmId} has no GGTT slices: call ggtt.assign first`);
     if (slices.guestPageCount !== memory.pageCount) {
       throw new RangeError(
-        `vm ${vmId}: GGTT was assigned for ${slices.guestPageCount} guest pages, memory has ${memory.pageCount}`,
+        `vm ${vmId}: GGTT was assigned for ${slices.guestPageCount} guest pages, ` +
+          `memory has ${memory.pageCount}`,
       );
     }
     this.memory = memory;
@@ -112,7 +113,11 @@ export class GvtDevice extends Disposable implements MediatedDevice {
   }
 
   public get counters(): GvtCounters {
-    return { ignoredWrites: this._ignoredWrites, unknownReads: this._unknownReads, misaligned: this._misaligned };
+    return {
+      ignoredWrites: this._ignoredWrites,
+      unknownReads: this._unknownReads,
+      misaligned: this._misaligned,
+    };
   }
 
   /** Index of the pipe that is exported (the first enabled one, spec §3.1), or -1. */
@@ -240,7 +245,9 @@ export class GvtDevice extends Disposable implements MediatedDevice {
       const i = (offset - PIPE_BLOCK_BASE) >>> 12;
       return this.pipes[i]!.read(offset & 0xfff);
     }
-    if (offset >= PVINFO_BASE && offset < PVINFO_BASE + PVINFO_SIZE) return this._pvInfo.read(offset - PVINFO_BASE);
+    if (offset >= PVINFO_BASE && offset < PVINFO_BASE + PVINFO_SIZE) {
+      return this._pvInfo.read(offset - PVINFO_BASE);
+    }
     const src = this._pipesrcIndex(offset);
     return src >= 0 ? this.pipes[src]!.src : undefined;
   }

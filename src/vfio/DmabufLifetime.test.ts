@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Errno } from '../base/Errno.ts';
+import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
+import { VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_DISPLAY_IRQ_INDEX } from './Abi.ts';
+import { EmulatedHost } from './EmulatedHost.ts';
+import { encodeIrqSet } from './IrqInfo.ts';
+import { PROT_READ, PROT_WRITE, type Mapping } from './Sys.ts';
+import { asBochs, asGvt, bochsMode, gvtFlip, gvtPrimary, mapGtt } from './testing/Fixtures.ts';
+import { getDmabuf, query } from './testing/Ioctl.ts';
+
+const DMABUF = 2;
+
+function gvtHost(fdLimit?: number) {
+  const host = new EmulatedHost({ fdLimit });
+  const vgpu = host.createVgpu('gvt');
+  const fd = host.openDevice(vgpu.uuid);
+  const dev = asGvt(vgpu);
+  const p = gvtPrimary(dev, { width: 256, height: 64 });
+  const { info } = query(host.kernel, fd, DMABUF, 1);
+  return { host, vgpu, fd, dev, id: info.dmabufId, size: p.size, sys: host.kernel };
+}
+
+function isMapping(m: Mapping | number): m is Mapping {
+  return typeof m !== 'number';
+}
+
+describe('dma-buf lifetime (spec §2.4–2.6)', () => {
+  it('a stale id after its last dma-buf closes is rejected with -EINVAL, and ids are never reused (B17)', () => {
+    const { sys, fd, id } = gvtHost();
+    const dfd = getDmabuf(sys, fd, id);
+    assert.ok(dfd >= 3);
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(getDmabuf(sys, fd, id), -Errno.EINVAL);
+    const again = query(sys, fd, DMABUF, 1).info.dmabufId;
+    assert.ok(again > id, `a re-created object gets a new id (${again} > ${id})`);
+  });
+
+  it('two GETs are two independent references (B13)', () => {
+    const { sys, fd, id, size, vgpu } = gvtHost();
+    const a = getDmabuf(sys, fd, id);
+    const b = getDmabuf(sys, fd, id);
+    assert.ok(a >= 3 && b >= 3 && a !== b);
+    assert.equal(sys.close(a), 0);
+    const m = sys.mmap(b, 0, size, PROT_READ);
+    assert.ok(isMapping(m), 'the second reference still maps after the first is closed');
+    assert.equal(vgpu.mdev.exporter!.lookup(id)?.exports, 1);
+    assert.equal(sys.close(b), 0);
+    assert.equal(vgpu.mdev.exporter!.lookup(id), undefined, 'last close frees the object');
+  });
+
+  it('the exported buffer is read-only and mapping it is zero-copy (B8)', () => {
+    const { sys, fd, id, size, vgpu } = gvtHost();
+    const dfd = getDmabuf(sys, fd, id);
+    assert.equal(sys.mmap(dfd, 0, size, PROT_READ | PROT_WRITE), -Errno.EACCES);
+    const m = sys.mmap(dfd, 0, size, PROT_READ);
+    assert.ok(isMapping(m));
+    assert.equal(m.chunks.length, 1, 'contiguous guest pages map as one view');
+    assert.equal(m.chunks[0]!.buffer, vgpu.memory.buffer, 'a view of guest memory, not a copy');
+    vgpu.memory.bytes[1024 * PAGE_SIZE + 5] = 0x5a;
+    assert.equal(m.chunks[0]![5], 0x5a, 'guest writes show through the mapping');
+  });
+
+  it('a scattered buffer maps as one view per run of contiguous pages', () => {
+    const host = new EmulatedHost();
+    const vgpu = host.createVgpu('gvt');
+    const fd = host.openDevice(vgpu.uuid);
+    const dev = asGvt(vgpu);
+    gvtPrimary(dev, { width: 256, height: 64 });
+    mapGtt(dev, dev.aperture.base, 2000, 16, 2); // every other guest page
+    dev.vblank();
+    const { info } = query(host.kernel, fd, DMABUF, 1);
+    const dfd = getDmabuf(host.kernel, fd, info.dmabufId);
+    const m = host.kernel.mmap(dfd, 0, info.size, PROT_READ);
+    assert.ok(isMapping(m));
+    assert.equal(m.chunks.length, 16);
+    assert.deepEqual(m.chunkOffsets.slice(0, 3), [0, PAGE_SIZE, 2 * PAGE_SIZE]);
+    assert.equal(m.chunks[1]!.byteOffset, 2002 * PAGE_SIZE);
+  });
+
+  it('device close with dma-bufs open orphans them: mapping fails -ENODEV, final close frees (B10)', () => {
+    const { sys, fd, id, size, vgpu } = gvtHost();
+    const dfd = getDmabuf(sys, fd, id);
+    const ex = vgpu.mdev.exporter!;
+    assert.equal(sys.close(fd), 0);
+    assert.equal(ex.orphanCount, 1);
+    assert.equal(sys.mmap(dfd, 0, size, PROT_READ), -Errno.ENODEV);
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(ex.orphanCount, 0);
+    assert.equal(ex.listedCount, 0);
+  });
+
+  it('teardown happens on the last device close only (B14)', () => {
+    const { host, sys, fd, id, vgpu } = gvtHost();
+    const fd2 = host.openDevice(vgpu.uuid);
+    assert.equal(sys.close(fd), 0);
+    assert.ok(getDmabuf(sys, fd2, id) >= 3, 'the cache survives while another device fd is open');
+  });
+
+  it('vGPU destroy: device fds answer -ENODEV, dma-bufs become orphans', () => {
+    const { host, sys, fd, id, size, vgpu } = gvtHost();
+    const dfd = getDmabuf(sys, fd, id);
+    assert.ok(host.destroyVgpu(vgpu.uuid));
+    assert.equal(query(sys, fd, DMABUF, 1).rc, -Errno.ENODEV);
+    assert.equal(sys.mmap(dfd, 0, size, PROT_READ), -Errno.ENODEV);
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(sys.close(fd), 0);
+    assert.equal(sys.fds.openCount, 0);
+  });
+
+  it('EMFILE during GET leaks nothing and releases nothing twice (B7)', () => {
+    const { sys, fd, id, vgpu } = gvtHost(8); // fds 3..7
+    const fillers: number[] = [];
+    for (let e = sys.eventfd(); e >= 0; e = sys.eventfd()) fillers.push(e);
+    assert.equal(getDmabuf(sys, fd, id), -Errno.EMFILE);
+    const obj = vgpu.mdev.exporter!.lookup(id)!;
+    assert.equal(obj.exports, 0);
+    assert.equal(obj.initref, true, 'the query reference is still held');
+    sys.close(fillers.pop()!);
+    const dfd = getDmabuf(sys, fd, id);
+    assert.ok(dfd >= 3);
+    assert.equal(obj.exports, 1);
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(obj.state, 'freed');
+  });
+
+  it('a guest cycling through 10,000 buffer configurations keeps the device cache bounded (B16)', () => {
+    const { sys, fd, dev, vgpu } = gvtHost();
+    mapGtt(dev, dev.aperture.base, 1024, 4096);
+    for (let i = 0; i < 10_000; i++) {
+      gvtFlip(dev, dev.aperture.base + (i % 4000) * PAGE_SIZE);
+      assert.equal(query(sys, fd, DMABUF, 1).rc, 0);
+    }
+    const ex = vgpu.mdev.exporter!;
+    assert.ok(ex.listedCount <= 64, `listed ${ex.listedCount}`);
+    assert.ok(ex.evictions >= 10_000 - 64);
+  });
+
+  it('bochs keeps one buffer per mode: a revisited mode keeps its id even after release', () => {
+    const host = new EmulatedHost();
+    const vgpu = host.createVgpu('bochs');
+    const fd = host.openDevice(vgpu.uuid);
+    const dev = asBochs(vgpu);
+    bochsMode(dev, 640, 480);
+    const a = query(host.kernel, fd, DMABUF, 1).info.dmabufId;
+    host.kernel.close(getDmabuf(host.kernel, fd, a));
+    bochsMode(dev, 800, 600);
+    const b = query(host.kernel, fd, DMABUF, 1).info.dmabufId;
+    bochsMode(dev, 640, 480);
+    assert.equal(query(host.kernel, fd, DMABUF, 1).info.dmabufId, a);
+    assert.notEqual(a, b);
+  });
+
+  it('the display event channel signals latched flips on an armed eventfd', () => {
+    const { sys, fd, dev } = gvtHost();
+    const efd = sys.eventfd();
+    const set = encodeIrqSet({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index: VFIO_PCI_DISPLAY_IRQ_INDEX, eventfds: [efd] });
+    assert.equal(sys.ioctl(fd, VFIO_DEVICE_SET_IRQS, set), 0);
+    assert.equal(sys.readEventfd(efd), -Errno.EAGAIN);
+    let woke = 0;
+    sys.onReadable(efd, () => woke++);
+    gvtFlip(dev, dev.aperture.base);
+    assert.equal(woke, 1);
+    assert.ok((sys.readEventfd(efd) as bigint) >= 1n);
+    assert.equal(sys.readEventfd(efd), -Errno.EAGAIN, 'read resets the counter');
+  });
+});
