@@ -17,6 +17,10 @@ export interface DmabufExporterOptions {
   retainReleased: boolean;
   /** Bound on listed objects nobody has exported (B16: a guest must not grow host memory). */
   maxUnexported?: number;
+  /** Map-time page resolution for new objects (gvt: through the GGTT again, B5). */
+  resolvePages?: (plane: DecodedPlane) => Uint32Array | null;
+  /** First id handed out (tests start near the u32 limit to exercise -ENOSPC, B9). */
+  firstId?: number;
 }
 
 /**
@@ -37,6 +41,7 @@ export class DmabufExporter {
 
   public constructor(private readonly _opts: DmabufExporterOptions) {
     this._maxUnexported = _opts.maxUnexported ?? 64;
+    this._nextId = _opts.firstId ?? 1;
   }
 
   /** Listed objects (the device cache). */
@@ -65,6 +70,8 @@ export class DmabufExporter {
       if (this._nextId > 0xffff_ffff) return -Errno.ENOSPC;
       this._evictIfNeeded();
       obj = new DmabufObject(this._nextId++, key, plane, this._opts.memory);
+      const resolve = this._opts.resolvePages;
+      if (resolve) { const o = obj; o.resolvePages = () => resolve(o.plane); }
       this._byKey.set(key, obj); // replaces a hash-colliding entry, which stays listed by id
       this._byId.set(obj.id, obj);
     }

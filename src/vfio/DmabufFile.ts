@@ -34,7 +34,10 @@ export class DmabufFile extends OpenFile {
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length <= 0) return -Errno.EINVAL;
     if (offset % PAGE_SIZE !== 0) return -Errno.EINVAL;
     if (offset + length > this.size) return -Errno.EINVAL;
-    return mapPages(this.object, offset, length);
+    // The guest may have remapped its GGTT since QUERY: translate again, refuse on a hole (B5).
+    const pages = this.object.resolvePages ? this.object.resolvePages() : this.object.pages;
+    if (pages === null) return -Errno.EINVAL;
+    return mapPages(this.object, pages, offset, length);
   }
 
   public override ioctl(request: number, arg: Uint8Array): number {
@@ -54,8 +57,7 @@ export class DmabufFile extends OpenFile {
 }
 
 /** Zero-copy mapping of [offset, offset+length) of an object's pages, merged into runs. */
-export function mapPages(object: DmabufObject, offset: number, length: number): Mapping {
-  const pages = object.pages;
+export function mapPages(object: DmabufObject, pages: Uint32Array, offset: number, length: number): Mapping {
   const first = offset / PAGE_SIZE;
   const count = Math.ceil(length / PAGE_SIZE);
   const chunks: Uint8Array[] = [];

@@ -26,6 +26,13 @@ export class DmabufObject {
     public readonly memory: GuestMemory,
   ) {}
 
+  /**
+   * Re-translate the buffer's pages at map time (GVT's get_pages reads the GGTT again and pins
+   * each page, B5). Null when a page no longer maps to the VM's memory. Unset: pages are fixed
+   * (VRAM, an mdpy framebuffer).
+   */
+  public resolvePages: (() => Uint32Array | null) | undefined;
+
   public get pages(): Uint32Array {
     return this.plane.pages;
   }

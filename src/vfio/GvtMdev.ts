@@ -42,6 +42,7 @@ export class GvtMdev extends VfioMdev {
     super(uuid, typeName);
     this.exporter = new DmabufExporter({
       memory: device.memory, keyOf: gvtKey, unknownIdErrno: Errno.EINVAL, retainReleased: false,
+      resolvePages: (p) => device.ggtt.translateRange(device.vmId, p.start, p.size),
     });
     const edid = buildEdid({ width: opts.edidWidth, height: opts.edidHeight, name: 'vgpu-gvt' });
     this.edidRegion = new EdidRegion({
