@@ -1,0 +1,41 @@
+import type { DirtyLog } from '../../gpu/DirtyLog.ts';
+import type { GuestMemory } from '../../gpu/GuestMemory.ts';
+import type { PageAllocator } from '../../gpu/PageAllocator.ts';
+import type { DisplayDriver } from './DisplayDriver.ts';
+import type { RegisterWindow } from './RegisterWindow.ts';
+import { SimpleFbDriver } from './SimpleFbDriver.ts';
+
+/** Everything a device driver is given when the guest boots. */
+export interface DriverContext {
+  /** The device's MMIO register window (BAR). */
+  readonly regs: RegisterWindow;
+  readonly memory: GuestMemory;
+  readonly dirty: DirtyLog | undefined;
+  /** Guest RAM pages for buffers and driver tables. */
+  readonly allocator: PageAllocator;
+  /** Free-form per-device settings from the host (e.g. VRAM placement for bochs). */
+  readonly options: Readonly<Record<string, string | number | boolean>>;
+  log(line: string): void;
+}
+
+export type DriverFactory = (ctx: DriverContext) => DisplayDriver;
+
+// The gvt and bochs drivers register here once their device models exist.
+const FACTORIES = new Map<string, DriverFactory>([
+  ['simplefb', (ctx) => new SimpleFbDriver(ctx)],
+]);
+
+export function registerDriver(kind: string, factory: DriverFactory): void {
+  FACTORIES.set(kind, factory);
+}
+
+export function driverKinds(): string[] {
+  return [...FACTORIES.keys()];
+}
+
+/** The driver for a device kind; throws RangeError for a kind with no driver. */
+export function createDriver(kind: string, ctx: DriverContext): DisplayDriver {
+  const f = FACTORIES.get(kind);
+  if (!f) throw new RangeError(`no guest display driver for '${kind}' (have: ${driverKinds().join(', ')})`);
+  return f(ctx);
+}
