@@ -1,0 +1,159 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { RealClock } from '../../base/Clock.ts';
+import { errnoName } from '../../base/Errno.ts';
+import { formatName } from '../../kms/Fourcc.ts';
+import { modifierName } from '../../kms/Modifier.ts';
+import { PlaneType } from '../../kms/PlaneType.ts';
+import type { DisplayStats } from '../../display/VfioDisplay.ts';
+import { VfioDisplay } from '../../display/VfioDisplay.ts';
+import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
+import { setupDemoScanout } from '../../display/testing/DemoScanout.ts';
+import type { DisplayStatus } from '../../display/DisplayConsole.ts';
+import { openDevice } from '../DeviceSpec.ts';
+
+export interface PlaneReport {
+  readonly result: string;
+  readonly enabled: boolean;
+  readonly drmFormat: number;
+  readonly format: string;
+  readonly modifier: string;
+  readonly modifierName: string;
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly size: number;
+  readonly x: number;
+  readonly y: number;
+  /** null = unknown (0xFFFFFFFF). */
+  readonly hotX: number | null;
+  readonly hotY: number | null;
+  /** dmabuf_id (dma-buf mode) or region_index (region mode). */
+  readonly id: number;
+}
+
+export interface CacheReport {
+  readonly id: number;
+  readonly fd: number;
+  readonly shown: string;
+  readonly format: string;
+  readonly modifier: string;
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly hits: number;
+}
+
+export interface ProbeReport {
+  readonly device: string;
+  readonly real: boolean;
+  readonly demo: string | null;
+  readonly mode: string;
+  readonly primary: PlaneReport | null;
+  readonly cursor: PlaneReport | null;
+  readonly cacheCapacity: number;
+  readonly cache: readonly CacheReport[];
+  readonly status: DisplayStatus;
+  readonly stats: DisplayStats;
+}
+
+const hex64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
+
+function planeReport(p: PlaneSnapshot): PlaneReport {
+  return {
+    result: p.result < 0 ? errnoName(p.result) : 'ok',
+    enabled: p.result === 0 && p.drmFormat !== 0 && p.size !== 0,
+    drmFormat: p.drmFormat, format: formatName(p.drmFormat), modifier: hex64(p.modifier),
+    modifierName: modifierName(p.modifier), width: p.width, height: p.height, stride: p.stride,
+    size: p.size, x: p.xPos, y: p.yPos,
+    hotX: p.xHot === 0xffffffff ? null : p.xHot, hotY: p.yHot === 0xffffffff ? null : p.yHot, id: p.id,
+  };
+}
+
+/** Open the device, probe, refresh once, and describe planes, cache and status. */
+export async function probeDevice(
+  spec: string, opts: { demo?: boolean; cacheSize?: number } = {},
+): Promise<ProbeReport> {
+  const dev = await openDevice(spec);
+  try {
+    let demo: string | null = null;
+    if (opts.demo) {
+      if (!dev.vgpu) throw new Error('--demo works with emulated devices only');
+      demo = setupDemoScanout(dev.vgpu);
+    }
+    const cacheSize = opts.cacheSize ?? 8;
+    const display = new VfioDisplay(dev.sys, dev.fd, { clock: new RealClock(), policy: 'timer', cacheSize });
+    try {
+      const mode = display.probe();
+      if (mode === 'none') {
+        display.console.setStatus('no-display', "device doesn't support any (known) display method");
+      } else {
+        display.refresh();
+      }
+      return {
+        device: spec, real: dev.real, demo, mode,
+        primary: mode === 'none' ? null : planeReport(display.planeInfo(PlaneType.PRIMARY)),
+        cursor: mode === 'dmabuf' ? planeReport(display.planeInfo(PlaneType.CURSOR)) : null,
+        cacheCapacity: cacheSize,
+        cache: display.cacheEntries().map((e) => ({
+          id: e.id, fd: e.fd, shown: e.shown, format: formatName(e.drmFormat), modifier: modifierName(e.modifier),
+          width: e.width, height: e.height, stride: e.stride, hits: e.hits,
+        })),
+        status: display.console.status,
+        stats: display.stats,
+      };
+    } finally {
+      display.dispose();
+    }
+  } finally {
+    dev.close();
+  }
+}
+
+function planeLine(name: string, p: PlaneReport | null, idName: string): string {
+  if (p === null) return `${name.padEnd(8)}-`;
+  if (p.result !== 'ok') return `${name.padEnd(8)}QUERY failed: ${p.result}`;
+  if (!p.enabled) return `${name.padEnd(8)}disabled`;
+  const hot = p.hotX === null || p.hotY === null ? 'unknown' : `(${p.hotX}, ${p.hotY})`;
+  const pos = name === 'cursor' ? ` at (${p.x}, ${p.y}) hotspot ${hot}` : '';
+  return `${name.padEnd(8)}${p.format} ${p.modifierName} ${p.width}x${p.height} stride ${p.stride} size ${p.size}` +
+    `${pos} ${idName} ${p.id}`;
+}
+
+export function formatProbe(r: ProbeReport): string {
+  const idName = r.mode === 'region' ? 'region_index' : 'dmabuf_id';
+  const lines = [
+    `device  ${r.device} (${r.real ? 'real kernel' : 'emulated'})`,
+    ...(r.demo ? [`demo    ${r.demo}`] : []),
+    `mode    ${r.mode}`,
+    planeLine('primary', r.primary, idName),
+    ...(r.mode === 'dmabuf' ? [planeLine('cursor', r.cursor, idName)] : []),
+    `cache   ${r.cache.length}/${r.cacheCapacity} entries, most recently used first`,
+    ...r.cache.map((e) => `  id ${e.id} fd ${e.fd} ${e.shown.padEnd(7)} ${e.format} ${e.modifier} ` +
+      `${e.width}x${e.height} stride ${e.stride} hits ${e.hits}`),
+    `status  ${r.status.reason}: ${r.status.message}`,
+    `stats   queries ${r.stats.queries}, GETs ${r.stats.gets}, ` +
+      `fds ${r.stats.fdsOpened} opened / ${r.stats.fdsClosed} closed, bytes copied ${r.stats.bytesCopied}`,
+  ];
+  return lines.join('\n');
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 2 || n > 1024) throw new InvalidArgumentError('expected an integer in 2..1024');
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('probe')
+    .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
+      'after one refresh')
+    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID')
+    .option('--json', 'print the report as JSON')
+    .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
+    .option('--cache-size <n>', 'consumer dma-buf cache size', positiveInt, 8)
+    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number }) => {
+      const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);
+    });
+}

@@ -1,0 +1,324 @@
+import type { WebSocket } from 'ws';
+import {
+  Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodeStatus, isProtocolError,
+  type ClientMessage,
+} from '../protocol/RemoteProtocol.ts';
+import { RemoteMirror, type MirrorOptions } from './RemoteMirror.ts';
+import type { VmChannel } from './VmChannel.ts';
+import type { LabVm, PointerInput } from './VmRegistry.ts';
+
+/** ERROR frame codes (HTTP-like, so a log reader knows them). */
+export const enum ErrorCode {
+  BAD_MESSAGE = 400,
+  UNKNOWN_VM = 404,
+  NOT_ATTACHED = 409,
+  TOO_LARGE = 413,
+  UNSUPPORTED_FRAME = 415,
+  INTERNAL = 500,
+  NOT_SUPPORTED = 501,
+}
+
+/** WebSocket close codes the server uses besides the standard ones. */
+export const enum CloseCode {
+  GOING_AWAY = 1001,
+  POLICY = 1008,
+  TOO_BIG = 1009,
+  INTERNAL = 1011,
+  BAD_TOKEN = 4401,
+}
+
+/** The largest client message decodeClientMessage accepts. */
+export const MAX_CLIENT_MESSAGE = 4096;
+/** Protocol errors a client may make in a minute before it is closed (1008). */
+export const ERROR_BUDGET = 32;
+/** Client messages per second before the client is closed as a flood (1008). */
+export const MESSAGE_RATE = 2000;
+
+/** What a session asks of the server that owns it. */
+export interface SessionHost {
+  findVm(name: string): LabVm | undefined;
+  channelFor(vm: LabVm): VmChannel;
+  channelUnused(channel: VmChannel): void;
+  helloInfo(session: ClientSession): unknown;
+  log(line: string): void;
+}
+
+/**
+ * One WebSocket client: decodes and validates its messages, routes input only to the VM it is
+ * attached to, and feeds its RemoteMirror. A bad message gets an ERROR frame and changes
+ * nothing; too many of them, or a flood, close the socket with 1008 and a reason.
+ */
+export class ClientSession {
+  public readonly id: number;
+  public readonly mirror: RemoteMirror;
+  public readonly remote: string;
+  public readonly openedAt: number;
+  public lastPong: number;
+  /** Settles when the socket has closed (handshake done or cut). */
+  public readonly whenClosed: Promise<void>;
+  private readonly _ws: WebSocket;
+  private readonly _host: SessionHost;
+  private _vm: LabVm | undefined;
+  private readonly _keysDown = new Set<number>();
+  private _buttons = 0;
+  private _lastAbs: { x: number; y: number } | undefined;
+  private _errors = 0;
+  private _errorWindowStart = 0;
+  private _errorWindowCount = 0;
+  private _windowStart = 0;
+  private _windowCount = 0;
+  private _closed = false;
+  private _received = 0;
+  private _inputs = 0;
+  private _lastDrain: number;
+
+  public constructor(id: number, ws: WebSocket, remote: string, host: SessionHost, options: MirrorOptions) {
+    this.id = id;
+    this._ws = ws;
+    this.remote = remote;
+    this._host = host;
+    this.openedAt = this.lastPong = this._lastDrain = Date.now();
+    this.mirror = new RemoteMirror({
+      send: (bytes, done) => {
+        ws.send(bytes, { binary: true }, () => {
+          this._lastDrain = Date.now();
+          done();
+        });
+      },
+    }, options);
+    ws.on('message', (data, isBinary) => this._onMessage(data, isBinary));
+    ws.on('pong', () => { this.lastPong = Date.now(); });
+    this.whenClosed = new Promise((resolve) => ws.once('close', () => resolve()));
+    this.mirror.postControl(encodeHello(host.helloInfo(this)));
+  }
+
+  public get vm(): LabVm | undefined {
+    return this._vm;
+  }
+
+  public get errors(): number {
+    return this._errors;
+  }
+
+  public get stats(): Record<string, unknown> {
+    return {
+      id: this.id, remote: this.remote, vm: this._vm?.name ?? null, received: this._received, inputs: this._inputs,
+      errors: this._errors, keysDown: this._keysDown.size, lastDrainAgeMs: Date.now() - this._lastDrain,
+      ...this.mirror.stats,
+    };
+  }
+
+  public get closed(): boolean {
+    return this._closed;
+  }
+
+  /** Close the socket with a reason (once; cut to the 123 bytes a close frame can carry). */
+  public close(code: number, reason: string): void {
+    if (this._closed) return;
+    this._ws.close(code, closeReason(reason));
+    this.dispose();
+  }
+
+  /** Drop the socket without a handshake (dead peer). */
+  public terminate(): void {
+    this._ws.terminate();
+    this.dispose();
+  }
+
+  public ping(): void {
+    if (!this._closed) this._ws.ping();
+  }
+
+  /** The link is gone: release held input on the VM, leave its channel, free everything. */
+  public dispose(): void {
+    if (this._closed) return;
+    this._closed = true;
+    this._releaseInput();
+    const ch = this.mirror.channel;
+    this.mirror.close();
+    this._vm = undefined;
+    if (ch !== undefined) this._host.channelUnused(ch);
+  }
+
+  /** The VM went away (removed from the registry): detach, tell the client, stay connected. */
+  public vmRemoved(vm: LabVm): void {
+    if (this._vm !== vm) return;
+    const ch = this.mirror.channel;
+    this._keysDown.clear();
+    this._buttons = 0;
+    this._vm = undefined;
+    this.mirror.detach();
+    this.mirror.postControl(encodeStatus(StatusCode.VM_STOPPED, `VM '${vm.name}' stopped`));
+    if (ch !== undefined) this._host.channelUnused(ch);
+  }
+
+  /** For the VM list change EVENT and the like. */
+  public postControl(bytes: Uint8Array): void {
+    this.mirror.postControl(bytes);
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  private _onMessage(data: unknown, isBinary: boolean): void {
+    try {
+      this._onMessageUnsafe(data, isBinary);
+    } catch (err) {
+      // A bug here must cost one client, not the lab.
+      this._host.log(`client ${this.id}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      this.close(CloseCode.INTERNAL, 'internal server error');
+    }
+  }
+
+  private _onMessageUnsafe(data: unknown, isBinary: boolean): void {
+    if (this._closed) return;
+    this._received++;
+    const now = Date.now();
+    if (now - this._windowStart >= 1000) {
+      this._windowStart = now;
+      this._windowCount = 0;
+    }
+    if (++this._windowCount > MESSAGE_RATE) {
+      this.close(CloseCode.POLICY, `more than ${MESSAGE_RATE} messages per second`);
+      return;
+    }
+    const bytes = toBytes(data);
+    if (!isBinary) {
+      this._error(ErrorCode.UNSUPPORTED_FRAME, 'text frames are not part of the protocol (binary only)');
+      return;
+    }
+    if (bytes.byteLength > MAX_CLIENT_MESSAGE) {
+      this._error(ErrorCode.TOO_LARGE, `message of ${bytes.byteLength} bytes exceeds ${MAX_CLIENT_MESSAGE}`);
+      return;
+    }
+    const m = decodeClientMessage(bytes);
+    if (isProtocolError(m)) {
+      this._error(ErrorCode.BAD_MESSAGE, m.error);
+      return;
+    }
+    this._handle(m);
+  }
+
+  private _handle(m: ClientMessage): void {
+    if (m.type === Msg.ATTACH) {
+      this._attach(m.vm);
+      return;
+    }
+    const vm = this._vm;
+    if (vm === undefined) {
+      this._error(ErrorCode.NOT_ATTACHED, `${msgName(m.type)} before ATTACH`);
+      return;
+    }
+    switch (m.type) {
+      case Msg.KEY:
+        if (vm.sendKey === undefined) return this._error(ErrorCode.NOT_SUPPORTED, `VM '${vm.name}' takes no keyboard input`);
+        // A release of a key this client never pressed is dropped: it cannot unstick another
+        // viewer's key, and it is not worth an error (browsers send them after focus changes).
+        if (!m.down && !this._keysDown.has(m.code)) return;
+        if (m.down) this._keysDown.add(m.code);
+        else this._keysDown.delete(m.code);
+        this._input(() => vm.sendKey!(m.code, m.down));
+        return;
+      case Msg.POINTER_ABS:
+      case Msg.POINTER_REL: {
+        if (vm.sendPointer === undefined) return this._error(ErrorCode.NOT_SUPPORTED, `VM '${vm.name}' takes no pointer input`);
+        const p: PointerInput = m.type === Msg.POINTER_ABS
+          ? { kind: 'abs', x: m.x, y: m.y, buttons: m.buttons }
+          : { kind: 'rel', dx: m.dx, dy: m.dy, buttons: m.buttons };
+        this._buttons = m.buttons;
+        if (p.kind === 'abs') this._lastAbs = { x: p.x, y: p.y };
+        this._input(() => vm.sendPointer!(p));
+        return;
+      }
+      case Msg.RESIZE:
+        if (vm.requestResize === undefined) return this._error(ErrorCode.NOT_SUPPORTED, `VM '${vm.name}' cannot resize`);
+        this._input(() => vm.requestResize!(m.width, m.height));
+        return;
+      case Msg.ACK:
+        if (!this.mirror.ack(m.seq)) this._error(ErrorCode.BAD_MESSAGE, `ACK ${m.seq}: no such frame outstanding`);
+        return;
+    }
+  }
+
+  private _attach(name: string): void {
+    const vm = this._host.findVm(name);
+    if (vm === undefined) {
+      this._error(ErrorCode.UNKNOWN_VM, `no VM named '${name}'`);
+      return;
+    }
+    if (vm === this._vm) return;
+    this._releaseInput();
+    const old = this.mirror.channel;
+    this._vm = vm;
+    this.mirror.attach(this._host.channelFor(vm));
+    if (old !== undefined) this._host.channelUnused(old);
+  }
+
+  /** A VM's input handler is guest-side code: its failure is reported, not fatal to the server. */
+  private _input(fn: () => void): void {
+    this._inputs++;
+    try {
+      fn();
+    } catch (err) {
+      this._host.log(`input handler of VM '${this._vm?.name}' threw: ${err instanceof Error ? err.message : String(err)}`);
+      this._error(ErrorCode.INTERNAL, 'the VM could not take this input');
+    }
+  }
+
+  /** Keys and buttons this client holds go up on the VM it leaves (no stuck Ctrl). */
+  private _releaseInput(): void {
+    const vm = this._vm;
+    if (vm === undefined) return;
+    try {
+      for (const code of this._keysDown) vm.sendKey?.(code, false);
+      if (this._buttons !== 0) {
+        const at = this._lastAbs;
+        vm.sendPointer?.(at ? { kind: 'abs', x: at.x, y: at.y, buttons: 0 } : { kind: 'rel', dx: 0, dy: 0, buttons: 0 });
+      }
+    } catch (err) {
+      this._host.log(`releasing input on VM '${vm.name}' failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this._keysDown.clear();
+    this._buttons = 0;
+  }
+
+  private _error(code: ErrorCode, text: string): void {
+    this._errors++;
+    const now = Date.now();
+    if (now - this._errorWindowStart >= 60_000) {
+      this._errorWindowStart = now;
+      this._errorWindowCount = 0;
+    }
+    if (++this._errorWindowCount > ERROR_BUDGET) {
+      this.close(CloseCode.POLICY, `more than ${ERROR_BUDGET} protocol errors; last: ${text}`);
+      return;
+    }
+    this.mirror.postControl(encodeError(code, text));
+  }
+}
+
+/** At most 123 UTF-8 bytes (the close frame's limit), cut at a character boundary. */
+export function closeReason(text: string): string {
+  const enc = new TextEncoder();
+  if (enc.encode(text).byteLength <= 123) return text;
+  let t = text;
+  while (enc.encode(`${t}…`).byteLength > 123) t = t.slice(0, -1);
+  return `${t}…`;
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  return new Uint8Array(0);
+}
+
+function msgName(type: Msg): string {
+  switch (type) {
+    case Msg.KEY: return 'KEY';
+    case Msg.POINTER_ABS: return 'POINTER_ABS';
+    case Msg.POINTER_REL: return 'POINTER_REL';
+    case Msg.RESIZE: return 'RESIZE';
+    case Msg.ACK: return 'ACK';
+    default: return `message 0x${(type as number).toString(16)}`;
+  }
+}

@@ -1,0 +1,442 @@
+import { DamageMapper } from '../display/DamageMapper.ts';
+import { formatInfo } from '../kms/Fourcc.ts';
+import {
+  Msg, encodeBufferCreate, encodeCursorDefine, encodeCursorMove, encodeFrame, encodeId, encodeJson,
+  encodeStatus,
+} from '../protocol/RemoteProtocol.ts';
+import type { BufferShadow } from './BufferShadow.ts';
+import {
+  CHUNK_BLOCKS, NO_BUFFER, type ChannelClient, type ChannelEvent, type VmChannel,
+} from './VmChannel.ts';
+
+/** Where a mirror's messages go (a WebSocket in the server, an array in unit tests). */
+export interface MirrorTransport {
+  /** Queue `bytes` for the client; call `done` once they left the process (or the link died). */
+  send(bytes: Uint8Array, done: () => void): void;
+}
+
+export interface MirrorOptions {
+  /**
+   * Bytes handed to the transport and not yet written out, at most (one message may overshoot
+   * it, so the true bound is this plus one 256 KiB chunk). Default 16 MiB.
+   */
+  readonly maxQueuedBytes?: number;
+  /** Send EVENT messages (the inspector's timeline). Default false: flips stay 5 bytes. */
+  readonly events?: boolean;
+  /** Once the client ACKs frames, keep at most this many FRAMEs un-ACKed. Default 4. */
+  readonly ackWindow?: number;
+}
+
+export interface MirrorStats {
+  readonly attached: string | null;
+  readonly queuedBytes: number;
+  readonly queuedPeak: number;
+  readonly bytesSent: number;
+  readonly messagesSent: number;
+  readonly dataBytes: number;
+  readonly chunks: number;
+  readonly creates: number;
+  readonly releases: number;
+  readonly scanouts: number;
+  readonly frames: number;
+  readonly cursorDefines: number;
+  readonly cursorMoves: number;
+  readonly buffersHeld: number;
+  readonly eventsDropped: number;
+  readonly controlDropped: number;
+  readonly lastAck: number;
+  readonly frameSeq: number;
+}
+
+/** One buffer as the client holds it: which content version it got for each block. */
+interface ClientBuffer {
+  readonly shadow: BufferShadow;
+  readonly have: Uint32Array;
+  /** shadow.gen at the start of the last completed pass: equal means nothing new to send. */
+  seenGen: number;
+  passActive: boolean;
+  passPos: number;
+  passGen: number;
+  /** Turns the blocks a damage pass sent into FRAME rectangles (made on first damage). */
+  mapper: DamageMapper | undefined;
+  /** A damage pass sent something since the last FRAME. */
+  frameDirty: boolean;
+}
+
+const EVENT_QUEUE = 64;
+const CONTROL_QUEUE = 16;
+
+/**
+ * One client's mirror of a VM's display. Rather than queueing messages, it keeps what the client
+ * has (buffers, per-block versions, shown ids, cursor, status) and, while the transport has room,
+ * emits the next message that brings the client closer to the VM's state. Damage therefore
+ * coalesces by itself, a flip to a buffer the client has costs one SCANOUT, a cursor move
+ * overtakes pixel data, and memory per client is bounded by `maxQueuedBytes` plus a chunk —
+ * however long the client stops reading.
+ *
+ * Ordering: BUFFER_CREATE before a buffer's data; SCANOUT(id) only after one full pass over the
+ * buffer's stale blocks (so a flip never shows a half-sent buffer); FRAME(seq, rects) after the
+ * damage pass whose blocks it lists; BUFFER_RELEASE never for the buffer the client shows.
+ */
+export class RemoteMirror implements ChannelClient {
+  private readonly _transport: MirrorTransport;
+  private readonly _limit: number;
+  private readonly _eventsOn: boolean;
+  private readonly _ackWindow: number;
+
+  private _channel: VmChannel | undefined;
+  private readonly _held = new Map<number, ClientBuffer>();
+  private readonly _release: number[] = [];
+  private _scanoutId = NO_BUFFER;
+  private _cursorId = NO_BUFFER;
+  private _statusGen = -1;
+  private _posGen = -1;
+  private _cursorDefGen = -1;
+  private _syncTarget: ClientBuffer | undefined;
+  private readonly _control: Uint8Array[] = [];
+  private readonly _events: ChannelEvent[] = [];
+  private _stats: unknown = undefined;
+  private _frameSeq = 0;
+  private _lastAck = 0;
+  private _acked = false;
+  private _pumping = false;
+  private _again = false;
+  private _closed = false;
+
+  private _queued = 0;
+  private _queuedPeak = 0;
+  private _bytesSent = 0;
+  private _messages = 0;
+  private _dataBytes = 0;
+  private _chunks = 0;
+  private _creates = 0;
+  private _releases = 0;
+  private _scanouts = 0;
+  private _frames = 0;
+  private _cursorDefines = 0;
+  private _cursorMoves = 0;
+  private _eventsDropped = 0;
+  private _controlDropped = 0;
+
+  public constructor(transport: MirrorTransport, options: MirrorOptions = {}) {
+    this._transport = transport;
+    this._limit = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    if (!(this._limit > 0)) throw new RangeError(`maxQueuedBytes must be > 0, got ${this._limit}`);
+    this._eventsOn = options.events ?? false;
+    this._ackWindow = options.ackWindow ?? 4;
+  }
+
+  public get channel(): VmChannel | undefined {
+    return this._channel;
+  }
+
+  /** Bytes handed to the transport and not yet written out. */
+  public get queuedBytes(): number {
+    return this._queued;
+  }
+
+  public get stats(): MirrorStats {
+    return {
+      attached: this._channel?.vm.name ?? null, queuedBytes: this._queued, queuedPeak: this._queuedPeak,
+      bytesSent: this._bytesSent, messagesSent: this._messages, dataBytes: this._dataBytes,
+      chunks: this._chunks, creates: this._creates, releases: this._releases, scanouts: this._scanouts,
+      frames: this._frames, cursorDefines: this._cursorDefines, cursorMoves: this._cursorMoves,
+      buffersHeld: this._held.size, eventsDropped: this._eventsDropped, controlDropped: this._controlDropped,
+      lastAck: this._lastAck, frameSeq: this._frameSeq,
+    };
+  }
+
+  /** Follow `channel` (after releasing whatever another VM left on the client). */
+  public attach(channel: VmChannel): void {
+    if (this._channel === channel) return;
+    this.detach();
+    this._channel = channel;
+    channel.addClient(this);
+    this.pump();
+  }
+
+  /** Stop following the VM; every buffer the client holds is released (in order, on the wire). */
+  public detach(): void {
+    const ch = this._channel;
+    if (ch === undefined) return;
+    ch.removeClient(this);
+    this._channel = undefined;
+    if (this._cursorId !== NO_BUFFER && this._control.length < CONTROL_QUEUE) {
+      this._control.push(encodeCursorDefine(NO_BUFFER, 0, 0));
+    }
+    for (const id of this._held.keys()) if (!this._release.includes(id)) this._release.push(id);
+    this._held.clear();
+    this._scanoutId = this._cursorId = NO_BUFFER;
+    this._statusGen = this._posGen = this._cursorDefGen = -1;
+    this._syncTarget = undefined;
+    this.pump();
+  }
+
+  /** A small message outside the display state (ERROR, a STATUS after detach); bounded. */
+  public postControl(bytes: Uint8Array): void {
+    if (this._closed) return;
+    if (this._control.length >= CONTROL_QUEUE) {
+      this._controlDropped++;
+      return;
+    }
+    this._control.push(bytes);
+    this.pump();
+  }
+
+  /** The latest STATS value; an unsent older one is replaced. */
+  public postStats(value: unknown): void {
+    this._stats = value;
+    this.pump();
+  }
+
+  /** The client displayed frame `seq`. Returns false for a seq never sent (a protocol error). */
+  public ack(seq: number): boolean {
+    if (seq > this._frameSeq || seq < this._lastAck) return false;
+    this._lastAck = seq;
+    this._acked = true;
+    this.pump();
+    return true;
+  }
+
+  /** The link is gone: stop sending, forget everything. */
+  public close(): void {
+    this._closed = true;
+    this._channel?.removeClient(this);
+    this._channel = undefined;
+    this._held.clear();
+    this._release.length = 0;
+    this._control.length = 0;
+    this._events.length = 0;
+    this._stats = undefined;
+    this._syncTarget = undefined;
+  }
+
+  // ---- ChannelClient ------------------------------------------------------------------------------
+
+  public channelChanged(): void {
+    this.pump();
+  }
+
+  public bufferReleased(shadow: BufferShadow): void {
+    const cb = this._held.get(shadow.remoteId);
+    if (cb === undefined || cb.shadow !== shadow) return;
+    this._held.delete(shadow.remoteId);
+    if (this._syncTarget === cb) this._syncTarget = undefined;
+    this._release.push(shadow.remoteId);
+    this.pump();
+  }
+
+  public get wantsEvents(): boolean {
+    return this._eventsOn && !this._closed;
+  }
+
+  public channelEvent(event: ChannelEvent): void {
+    if (!this._eventsOn || this._closed) return;
+    if (this._events.length >= EVENT_QUEUE) {
+      this._events.shift();
+      this._eventsDropped++;
+    }
+    this._events.push(event);
+  }
+
+  public holdsRemoteId(id: number): boolean {
+    return this._held.has(id) || this._release.includes(id);
+  }
+
+  // ---- pumping ------------------------------------------------------------------------------------
+
+  /** Send while there is room. Re-entrant calls (a synchronous `done`) are folded into one loop. */
+  public pump(): void {
+    if (this._closed) return;
+    if (this._pumping) {
+      this._again = true;
+      return;
+    }
+    this._pumping = true;
+    try {
+      do {
+        this._again = false;
+        while (this._queued < this._limit && !this._closed) {
+          const m = this._next();
+          if (m === undefined) break;
+          this._send(m);
+        }
+      } while (this._again);
+    } finally {
+      this._pumping = false;
+    }
+  }
+
+  private _send(bytes: Uint8Array): void {
+    const n = bytes.byteLength;
+    this._queued += n;
+    if (this._queued > this._queuedPeak) this._queuedPeak = this._queued;
+    this._bytesSent += n;
+    this._messages++;
+    let done = false;
+    this._transport.send(bytes, () => {
+      if (done) return;
+      done = true;
+      this._queued -= n;
+      this.pump();
+    });
+  }
+
+  /** The next message that moves the client towards the VM's state, by priority. */
+  private _next(): Uint8Array | undefined {
+    if (this._control.length > 0) return this._control.shift();
+    for (let k = 0; k < this._release.length; k++) {
+      const id = this._release[k]!;
+      if (id === this._scanoutId || id === this._cursorId) continue;
+      this._release.splice(k, 1);
+      this._releases++;
+      return encodeId(Msg.BUFFER_RELEASE, id);
+    }
+    const ch = this._channel;
+    if (ch !== undefined) {
+      if (this._statusGen !== ch.statusGen) {
+        this._statusGen = ch.statusGen;
+        return encodeStatus(ch.statusCode, ch.statusText);
+      }
+      // Positions matter only while a cursor is (or is about to be) shown.
+      if (this._posGen !== ch.posGen && (ch.cursor !== undefined || this._cursorId !== NO_BUFFER)) {
+        this._posGen = ch.posGen;
+        this._cursorMoves++;
+        return encodeCursorMove(ch.cursorX, ch.cursorY);
+      }
+    }
+    if (this._events.length > 0) return encodeJson(Msg.EVENT, this._events.shift());
+    if (this._stats !== undefined) {
+      const s = this._stats;
+      this._stats = undefined;
+      return encodeJson(Msg.STATS, s);
+    }
+    if (ch === undefined) return undefined;
+    return this._nextCursor(ch) ?? this._nextPrimary(ch);
+  }
+
+  private _nextCursor(ch: VmChannel): Uint8Array | undefined {
+    const s = ch.cursor;
+    if (s === undefined) {
+      this._cursorDefGen = ch.cursorDefGen;
+      if (this._cursorId === NO_BUFFER) return undefined; // the client shows none already
+      this._cursorId = NO_BUFFER;
+      this._cursorDefines++;
+      return encodeCursorDefine(NO_BUFFER, 0, 0);
+    }
+    const cb = this._held.get(s.remoteId);
+    const current = cb !== undefined && this._cursorDefGen === ch.cursorDefGen && cb.seenGen === s.gen;
+    if (current && !cb.passActive) return undefined;
+    if (cb === undefined) return this._create(s);
+    if (!cb.passActive && cb.seenGen !== s.gen) this._startPass(cb);
+    const m = this._passStep(cb, false);
+    if (m !== undefined) return m;
+    this._cursorDefGen = ch.cursorDefGen;
+    this._cursorId = s.remoteId;
+    this._cursorDefines++;
+    return encodeCursorDefine(s.remoteId, ch.hotX, ch.hotY);
+  }
+
+  private _nextPrimary(ch: VmChannel): Uint8Array | undefined {
+    const p = ch.primary;
+    if (p === undefined) return undefined;
+    const cb = this._held.get(p.remoteId);
+    if (cb === undefined) return this._create(p);
+    if (this._scanoutId !== p.remoteId) {
+      // A flip: one fresh pass over the target's stale blocks, then SCANOUT.
+      if (this._syncTarget !== cb) {
+        this._syncTarget = cb;
+        this._startPass(cb);
+      }
+      const m = this._passStep(cb, false);
+      if (m !== undefined) return m;
+      this._syncTarget = undefined;
+      this._scanoutId = p.remoteId;
+      cb.mapper?.take(); // the SCANOUT redraws everything
+      cb.frameDirty = false;
+      this._scanouts++;
+      return encodeId(Msg.SCANOUT, p.remoteId);
+    }
+    if (!cb.passActive) {
+      if (cb.seenGen === p.gen) return undefined;
+      if (this._acked && this._ackWindow > 0 && this._frameSeq - this._lastAck >= this._ackWindow) return undefined;
+      this._startPass(cb);
+    }
+    const m = this._passStep(cb, true);
+    if (m !== undefined) return m;
+    if (!cb.frameDirty) return undefined;
+    cb.frameDirty = false;
+    const mapper = cb.mapper;
+    const rects = mapper?.layout === undefined ? [fullRect(p)] : mapper.take();
+    if (rects.length === 0) return undefined; // only stride padding changed
+    this._frames++;
+    return encodeFrame(++this._frameSeq, rects);
+  }
+
+  private _create(s: BufferShadow): Uint8Array {
+    const have = new Uint32Array(s.blocks);
+    // The client's new buffer is zero-filled: blocks that are all zero are already right.
+    for (let i = 0; i < s.blocks; i++) if (s.zero[i] !== 0) have[i] = s.version[i]!;
+    this._held.set(s.remoteId, {
+      shadow: s, have, seenGen: -1, passActive: false, passPos: 0, passGen: 0, mapper: undefined, frameDirty: false,
+    });
+    this._creates++;
+    const b = s.buffer;
+    return encodeBufferCreate({
+      id: s.remoteId, drmFormat: b.drmFormat, modifier: b.modifier, width: b.width, height: b.height,
+      stride: b.stride, size: s.size,
+    });
+  }
+
+  private _startPass(cb: ClientBuffer): void {
+    cb.passActive = true;
+    cb.passPos = 0;
+    cb.passGen = cb.shadow.gen;
+  }
+
+  /** The next BUFFER_DATA of the pass over `cb`, or undefined when the pass is complete. */
+  private _passStep(cb: ClientBuffer, damage: boolean): Uint8Array | undefined {
+    if (!cb.passActive) return undefined;
+    const s = cb.shadow;
+    const have = cb.have;
+    const version = s.version;
+    const n = s.blocks;
+    let i = cb.passPos;
+    while (i < n && have[i] === version[i]) i++;
+    if (i >= n || !s.alive) {
+      cb.passActive = false;
+      cb.seenGen = cb.passGen;
+      return undefined;
+    }
+    let j = i + 1;
+    const max = Math.min(n, i + CHUNK_BLOCKS);
+    while (j < max && have[j] !== version[j]) j++;
+    const bytes = this._channel!.chunk(s, i, j);
+    if (bytes === undefined) {
+      cb.passActive = false;
+      return undefined;
+    }
+    // Versions were observed from the bytes in the message: the client now has exactly those.
+    for (let k = i; k < j; k++) have[k] = version[k]!;
+    cb.passPos = j;
+    if (damage) {
+      const mapper = cb.mapper ?? (cb.mapper = mapperFor(s));
+      for (let k = i; k < j; k++) mapper.markPage(k);
+      cb.frameDirty = true;
+    }
+    this._chunks++;
+    this._dataBytes += bytes.byteLength;
+    return bytes;
+  }
+}
+
+function mapperFor(s: BufferShadow): DamageMapper {
+  const b = s.buffer;
+  return new DamageMapper({
+    width: b.width, height: b.height, stride: b.stride, modifier: b.modifier, cpp: formatInfo(b.drmFormat)?.cpp ?? 4,
+  });
+}
+
+function fullRect(s: BufferShadow): { x: number; y: number; width: number; height: number } {
+  return { x: 0, y: 0, width: Math.min(s.buffer.width, 0xffff), height: Math.min(s.buffer.height, 0xffff) };
+}
