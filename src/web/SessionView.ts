@@ -1,0 +1,305 @@
+import { Disposable, toDisposable } from '../base/Disposable.ts';
+import { Emitter } from '../base/Emitter.ts';
+import { Canvas2DRenderer } from './Canvas2DRenderer.ts';
+import { h, setText } from './Dom.ts';
+import type { IRenderer, PresentView } from './IRenderer.ts';
+import { Session } from './Session.ts';
+import type { SocketFactory } from './Connection.ts';
+import { statusSentence } from './StatusText.ts';
+import { destRect, effectiveFilter, guestPoint } from './Viewport.ts';
+import type { FilterMode, ScaleMode } from './Viewport.ts';
+import { WebGL2Renderer } from './WebGL2Renderer.ts';
+import { StatusCode } from '../protocol/RemoteProtocol.ts';
+
+/** How a tile presents its VM. */
+export interface TileOptions {
+  scale: ScaleMode;
+  filter: FilterMode;
+}
+
+/** A status line: `info` (grey) or `error` (red), and the reconnect controls when relevant. */
+export interface StatusLine {
+  readonly text: string;
+  readonly kind: 'info' | 'error';
+}
+
+/**
+ * One VM tile: its Session, canvas and renderer, the status overlay and the stats line. The
+ * canvas backing store is sized in device pixels from ResizeObserver's device-pixel-content-box
+ * (exact at fractional devicePixelRatio); in scale=off the canvas is the guest's size and the
+ * tile scrolls.
+ */
+export class SessionView extends Disposable {
+  private readonly _onResize = this._register(new Emitter<{ width: number; height: number }>());
+  /** The canvas's device-pixel size changed (for resize=guest). */
+  public readonly onResize = this._onResize.event;
+  private readonly _onNote = this._register(new Emitter<string>());
+  public readonly onNote = this._onNote.event;
+
+  public readonly element: HTMLElement;
+  public readonly screen: HTMLElement;
+  public readonly session: Session;
+  public canvas: HTMLCanvasElement;
+  public rendererNote: string | undefined;
+  public options: TileOptions;
+  private readonly _label: HTMLElement;
+  private readonly _status: HTMLElement;
+  private readonly _statusText: HTMLElement;
+  private readonly _cancel: HTMLButtonElement;
+  private readonly _retry: HTMLButtonElement;
+  private readonly _error: HTMLElement;
+  private readonly _errorText: HTMLElement;
+  private readonly _observer: ResizeObserver;
+  private _deviceW = 0;
+  private _deviceH = 0;
+  private _raf = 0;
+  private _buttons = 0;
+  private readonly _listening = new WeakSet<HTMLCanvasElement>();
+
+  public constructor(url: string, vm: string | undefined, preferred: 'webgl' | 'canvas',
+    options: TileOptions, socketFactory?: SocketFactory) {
+    super();
+    this.options = options;
+    this.canvas = h('canvas', { class: 'vg-canvas' });
+    this.screen = h('div', { class: 'vg-screen', tabindex: '0' }, this.canvas);
+    this._label = h('div', { class: 'vg-label' });
+    this._statusText = h('span', { class: 'vg-status-text' });
+    this._cancel = h('button', { class: 'vg-cancel', type: 'button' }, 'Cancel');
+    this._retry = h('button', { class: 'vg-retry', type: 'button' }, 'Reconnect');
+    this._status = h('div', { class: 'vg-status' }, this._statusText, this._cancel, this._retry);
+    this._errorText = h('span', { class: 'vg-error-text' });
+    const dismiss = h('button', { class: 'vg-dismiss', type: 'button', title: 'Dismiss' }, '✕');
+    this._error = h('div', { class: 'vg-error', hidden: true }, this._errorText, dismiss);
+    this.element = h('div', { class: 'vg-tile' }, this.screen, this._status, this._error, this._label);
+
+    const renderer = this._createRenderer(preferred);
+    this.session = this._register(new Session(url, vm, renderer, socketFactory));
+    this._register(this.session.onChange(() => this.invalidate()));
+    this._register(this.session.onChange(() => this._updateOverlay()));
+    this._watchContextLoss(renderer);
+
+    this._cancel.addEventListener('click', () => this.session.connection.cancel());
+    this._retry.addEventListener('click', () => this.session.connection.retryNow());
+    dismiss.addEventListener('click', () => this.session.dismissError());
+
+    this._observer = new ResizeObserver((entries) => this._resized(entries));
+    this._observe();
+    this._register(toDisposable(() => {
+      this._observer.disconnect();
+      cancelAnimationFrame(this._raf);
+      this.session.renderer.dispose();
+    }));
+    this._listenPointerOn(this.canvas);
+    // Ticks the "Reconnecting in n s" countdown.
+    const tick = setInterval(() => this._updateOverlay(), 500);
+    this._register(toDisposable(() => clearInterval(tick)));
+    this._updateOverlay();
+  }
+
+  public get renderer(): IRenderer {
+    return this.session.renderer;
+  }
+
+  public start(): void {
+    this.session.start();
+  }
+
+  /** The present parameters for the current canvas size and options. */
+  public view(): PresentView {
+    const r = this.renderer;
+    const dest = destRect(this.options.scale, r.frameWidth, r.frameHeight, this.canvas.width, this.canvas.height);
+    return { dest, filter: effectiveFilter(this.options.filter, dest, r.frameWidth, r.frameHeight) };
+  }
+
+  public setOptions(o: TileOptions): void {
+    this.options = o;
+    this._sizeCanvas();
+    this.invalidate();
+  }
+
+  /** Schedule a render at the next animation frame. */
+  public invalidate(): void {
+    if (this._raf !== 0 || this.isDisposed) return;
+    this._raf = requestAnimationFrame(() => {
+      this._raf = 0;
+      this.renderNow();
+    });
+  }
+
+  /** Present now and read canvas pixel (x, y) in device pixels (tests, diagnostics). */
+  public readScreen(x: number, y: number): [number, number, number, number] {
+    this._sizeCanvas();
+    return this.renderer.readScreen(this.view(), x, y);
+  }
+
+  public renderNow(): void {
+    this._sizeCanvas();
+    this.renderer.render(this.view());
+    this.session.presented();
+  }
+
+  /** The status line the overlay shows, or null when the picture speaks for itself. */
+  public statusLine(): StatusLine | null {
+    const s = this.session;
+    const c = s.connection.status;
+    if (c.state === 'connecting') {
+      return { kind: 'info', text: c.attempt > 0 ? `Reconnecting (${c.attempt})…` : 'Connecting…' };
+    }
+    if (c.state === 'waiting') {
+      const secs = Math.ceil(c.retryInMs / 1000);
+      return { kind: 'error', text: `Disconnected: ${c.reason}. Reconnecting (${c.attempt}) in ${secs} s…` };
+    }
+    if (c.state === 'cancelled' || c.state === 'disposed') {
+      return { kind: 'error', text: `Disconnected${c.reason !== '' ? `: ${c.reason}` : ''}.` };
+    }
+    if (s.helloInfo === undefined) return { kind: 'info', text: 'Connected; waiting for the server…' };
+    if (s.vm === undefined) return { kind: 'error', text: 'The server lists no VM to show.' };
+    if (s.planeProblem !== undefined) return { kind: 'error', text: s.planeProblem };
+    const code = s.serverStatus.code;
+    if (code !== StatusCode.OK && code !== StatusCode.CONNECTING) {
+      return { kind: code === StatusCode.NO_PLANE_YET ? 'info' : 'error', text: statusSentence(code, s.serverStatus.text) };
+    }
+    if (s.primaryId === null) {
+      return { kind: 'info', text: code === StatusCode.CONNECTING ? statusSentence(code, s.serverStatus.text)
+        : 'No picture yet: waiting for the first scanout.' };
+    }
+    return null;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private _createRenderer(preferred: 'webgl' | 'canvas'): IRenderer {
+    if (preferred === 'webgl') {
+      const r = WebGL2Renderer.create(this.canvas);
+      if (typeof r !== 'string') return r;
+      this.rendererNote = `${r}; using the Canvas2D fallback.`;
+      // A canvas whose webgl2 request failed may still have no context; start fresh anyway.
+      this._replaceCanvas();
+    }
+    return new Canvas2DRenderer(this.canvas);
+  }
+
+  private _watchContextLoss(r: IRenderer): void {
+    this._register(r.onContextLoss(() => {
+      // A lost context cannot be drawn on: move to a fresh canvas with the CPU renderer.
+      this.rendererNote = 'WebGL context lost; using the Canvas2D fallback.';
+      const old = this.renderer;
+      this._replaceCanvas();
+      const next = new Canvas2DRenderer(this.canvas);
+      this.session.setRenderer(next);
+      old.dispose();
+      this._onNote.fire(this.rendererNote);
+    }));
+  }
+
+  private _replaceCanvas(): void {
+    const fresh = h('canvas', { class: 'vg-canvas' });
+    if (this.canvas.parentElement !== null) {
+      this._observer?.unobserve(this.canvas);
+      this.canvas.replaceWith(fresh);
+    }
+    this.canvas = fresh;
+    if (this._observer !== undefined) this._observe();
+    this._listenPointerOn(fresh);
+  }
+
+  private _observe(): void {
+    try {
+      this._observer.observe(this.canvas, { box: 'device-pixel-content-box' });
+    } catch {
+      this._observer.observe(this.canvas);
+    }
+  }
+
+  private _resized(entries: ResizeObserverEntry[]): void {
+    for (const e of entries) {
+      if (e.target !== this.canvas) continue;
+      const dp = e.devicePixelContentBoxSize?.[0];
+      let w: number;
+      let hgt: number;
+      if (dp !== undefined) {
+        w = dp.inlineSize;
+        hgt = dp.blockSize;
+      } else {
+        const cb = e.contentBoxSize[0]!;
+        w = Math.round(cb.inlineSize * devicePixelRatio);
+        hgt = Math.round(cb.blockSize * devicePixelRatio);
+      }
+      if (w === this._deviceW && hgt === this._deviceH) continue;
+      this._deviceW = w;
+      this._deviceH = hgt;
+      this._onResize.fire({ width: w, height: hgt });
+      this.renderNow();
+    }
+  }
+
+  /** Backing store = device-pixel box; in scale=off the CSS box is the guest size / DPR. */
+  private _sizeCanvas(): void {
+    const c = this.canvas;
+    const r = this.renderer;
+    const off = this.options.scale === 'off' && r.frameWidth > 0;
+    this.screen.classList.toggle('vg-scroll', off);
+    const cssW = off ? `${r.frameWidth / devicePixelRatio}px` : '';
+    const cssH = off ? `${r.frameHeight / devicePixelRatio}px` : '';
+    if (c.style.width !== cssW) c.style.width = cssW;
+    if (c.style.height !== cssH) c.style.height = cssH;
+    // Until the observer reports, use the off-mode target or the CSS box × DPR.
+    let w = this._deviceW;
+    let hgt = this._deviceH;
+    if (off && (w === 0 || Math.abs(w - r.frameWidth) > 1 || Math.abs(hgt - r.frameHeight) > 1)) {
+      w = r.frameWidth;
+      hgt = r.frameHeight;
+    } else if (w === 0 || hgt === 0) {
+      w = Math.round(c.clientWidth * devicePixelRatio);
+      hgt = Math.round(c.clientHeight * devicePixelRatio);
+    }
+    w = Math.max(1, w);
+    hgt = Math.max(1, hgt);
+    if (c.width !== w) c.width = w;
+    if (c.height !== hgt) c.height = hgt;
+  }
+
+  private _listenPointerOn(canvas: HTMLCanvasElement): void {
+    if (this._listening.has(canvas)) return;
+    this._listening.add(canvas);
+    const send = (e: PointerEvent): void => {
+      if (canvas !== this.canvas) return;
+      const r = this.renderer;
+      if (r.frameWidth === 0) return;
+      const box = canvas.getBoundingClientRect();
+      if (box.width <= 0 || box.height <= 0) return;
+      const devX = ((e.clientX - box.left) * canvas.width) / box.width;
+      const devY = ((e.clientY - box.top) * canvas.height) / box.height;
+      const p = guestPoint(this.view().dest, r.frameWidth, r.frameHeight, devX, devY);
+      const buttons = e.buttons & 7;
+      // Outside the picture only drags (and their release) matter.
+      if (!p.inside && buttons === 0 && this._buttons === 0) return;
+      this._buttons = buttons;
+      this.session.sendPointer(p.x, p.y, buttons);
+    };
+    canvas.addEventListener('pointermove', send);
+    canvas.addEventListener('pointerdown', (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      send(e);
+    });
+    canvas.addEventListener('pointerup', send);
+    canvas.addEventListener('contextmenu', (e) => e.preventDefault());
+  }
+
+  private _updateOverlay(): void {
+    const s = this.session;
+    const line = this.statusLine();
+    this._status.hidden = line === null;
+    if (line !== null) {
+      setText(this._statusText, line.text);
+      this._status.classList.toggle('vg-bad', line.kind === 'error');
+    }
+    const st = s.connection.status.state;
+    this._cancel.hidden = st !== 'waiting' && !(st === 'connecting' && s.connection.status.attempt > 0);
+    this._retry.hidden = st !== 'cancelled' && st !== 'waiting';
+    this._error.hidden = s.lastError === undefined;
+    setText(this._errorText, s.lastError ?? '');
+    const dot = st === 'open' ? '●' : '○';
+    setText(this._label, `${dot} ${s.vm ?? '…'}`);
+  }
+}
