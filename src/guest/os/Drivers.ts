@@ -1,7 +1,9 @@
 import type { DirtyLog } from '../../gpu/DirtyLog.ts';
 import type { GuestMemory } from '../../gpu/GuestMemory.ts';
 import type { PageAllocator } from '../../gpu/PageAllocator.ts';
+import { BochsDriver } from './BochsDriver.ts';
 import type { DisplayDriver } from './DisplayDriver.ts';
+import { GvtDriver } from './GvtDriver.ts';
 import type { RegisterWindow } from './RegisterWindow.ts';
 import { SimpleFbDriver } from './SimpleFbDriver.ts';
 
@@ -20,9 +22,11 @@ export interface DriverContext {
 
 export type DriverFactory = (ctx: DriverContext) => DisplayDriver;
 
-// The gvt and bochs drivers register here once their device models exist.
 const FACTORIES = new Map<string, DriverFactory>([
   ['simplefb', (ctx) => new SimpleFbDriver(ctx)],
+  ['gvt', (ctx) => new GvtDriver(ctx)],
+  // driverOptions carry the VRAM placement (fbFirstPage, fbPages) from the host's layout.
+  ['bochs', (ctx) => new BochsDriver(ctx)],
 ]);
 
 export function registerDriver(kind: string, factory: DriverFactory): void {

@@ -1,0 +1,192 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { errnoName } from '../../base/Errno.ts';
+import { formatName } from '../../kms/Fourcc.ts';
+import { modifierName } from '../../kms/Modifier.ts';
+import { PlaneType } from '../../kms/PlaneType.ts';
+import { GuestVm, type Monitor } from '../../lab/GuestVm.ts';
+import type { ExportedPlane } from '../../lab/PlaneExporter.ts';
+import {
+  isScenario, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult,
+} from '../../lab/Scenario.ts';
+import { encodePng } from '../../render/Png.ts';
+import { SoftwareRenderer, toSigned32 } from '../../render/SoftwareRenderer.ts';
+import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
+import type { PlaneInfo } from '../../vfio/PlaneInfo.ts';
+
+/** A plane as QUERY_GFX_PLANE described it, for --json. */
+export interface SnapshotPlane {
+  readonly dmabufId: number;
+  readonly drmFormat: number;
+  readonly format: string;
+  readonly modifier: string;
+  readonly modifierName: string;
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly size: number;
+  readonly x: number;
+  readonly y: number;
+  /** null = unknown (0xFFFFFFFF). */
+  readonly hotX: number | null;
+  readonly hotY: number | null;
+}
+
+export interface SnapshotResult {
+  readonly device: string;
+  readonly type: string;
+  readonly scenario: ScenarioName;
+  readonly width: number;
+  readonly height: number;
+  readonly primary: SnapshotPlane;
+  readonly cursor: SnapshotPlane | null;
+  readonly cursorStatus: string;
+  readonly run: ScenarioResult;
+  /** dma-bufs exported for the render (GET calls). */
+  readonly gets: number;
+  readonly png: Uint8Array;
+}
+
+export interface SnapshotOptions {
+  /** `emulated:gvt`, `emulated:bochs` or `emulated:<mdev type>` of those kinds. */
+  readonly device: string;
+  readonly scenario: ScenarioName;
+  /** The monitor plugged before boot (default DEFAULT_MONITOR); 'type' keeps the mdev type's EDID. */
+  readonly monitor?: Monitor | 'type';
+  readonly maxSteps?: number;
+}
+
+/**
+ * 1024x768 unless told otherwise: it fits every scenario on every type (mbochs-medium's 16 MiB of
+ * VRAM cannot hold a console and two session buffers at its own 1920x1080).
+ */
+export const DEFAULT_MONITOR: Monitor = { width: 1024, height: 768 };
+
+function planeJson(info: PlaneInfo, cursor: boolean): SnapshotPlane {
+  const unknown = (v: number): number | null => (v === 0xffffffff ? null : v);
+  return {
+    dmabufId: info.dmabufId, drmFormat: info.drmFormat, format: formatName(info.drmFormat),
+    modifier: `0x${info.drmFormatMod.toString(16).padStart(16, '0')}`,
+    modifierName: modifierName(info.drmFormatMod), width: info.width, height: info.height,
+    stride: info.stride, size: info.size,
+    x: cursor ? toSigned32(info.xPos) : info.xPos, y: cursor ? toSigned32(info.yPos) : info.yPos,
+    hotX: unknown(info.xHot), hotY: unknown(info.yHot),
+  };
+}
+
+function exported(g: GuestVm, type: number): ExportedPlane | null {
+  const p = g.exporter.acquire(type);
+  if (typeof p === 'number') {
+    throw new Error(`${type === PlaneType.CURSOR ? 'cursor' : 'primary'} plane: ${errnoName(p)}`);
+  }
+  return p;
+}
+
+/**
+ * Boot a VM on a fresh emulated host, run the scenario until its content condition holds, then
+ * compose what the host exports — the primary and cursor planes, each QUERYed, exported with
+ * GET_GFX_DMABUF and mapped on the VMM's fd — with the software renderer, into a PNG at the
+ * guest's resolution.
+ */
+export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResult> {
+  const m = /^emulated:(.+)$/.exec(opts.device);
+  if (!m) {
+    throw new Error(`--device ${opts.device}: snapshot boots a guest, so it needs emulated:gvt or emulated:bochs`);
+  }
+  const host = new EmulatedHost();
+  let g: GuestVm;
+  try {
+    const monitor = opts.monitor === 'type' ? undefined : opts.monitor ?? DEFAULT_MONITOR;
+    g = GuestVm.create({ host, type: m[1]!, name: 'snapshot', monitor });
+  } catch (err) {
+    throw new Error(`--device ${opts.device}: ${(err as Error).message}`);
+  }
+  try {
+    const run = await runScenario(g, opts.scenario, opts.maxSteps);
+    const primary = exported(g, PlaneType.PRIMARY);
+    if (!primary) throw new Error('the primary plane is off');
+    const cursor = g.vgpu.kind === 'gvt' ? exported(g, PlaneType.CURSOR) : null;
+    const r = new SoftwareRenderer({ opaquePrimary: true });
+    const pi = primary.info;
+    const ps = r.setPrimary({
+      source: primary.mapping, drmFormat: pi.drmFormat, modifier: pi.drmFormatMod,
+      width: pi.width, height: pi.height, stride: pi.stride,
+    });
+    if (ps !== 'ok') throw new Error(`cannot render the primary plane: ${ps}`);
+    if (cursor) {
+      const ci = cursor.info;
+      r.setCursor({
+        source: cursor.mapping, drmFormat: ci.drmFormat, modifier: ci.drmFormatMod, width: ci.width,
+        height: ci.height, stride: ci.stride, x: toSigned32(ci.xPos), y: toSigned32(ci.yPos),
+        hotX: ci.xHot, hotY: ci.yHot,
+      });
+    }
+    const res = r.render();
+    if (res.status !== 'ok') {
+      throw new Error(`render: ${res.status}${res.message ? ` (${res.message})` : ''}`);
+    }
+    return {
+      device: opts.device, type: g.vgpu.typeName, scenario: opts.scenario, width: r.width, height: r.height,
+      primary: planeJson(pi, false), cursor: cursor ? planeJson(cursor.info, true) : null,
+      cursorStatus: res.cursorStatus, run, gets: g.exporter.gets,
+      png: encodePng(r.framebuffer, r.width, r.height),
+    };
+  } finally {
+    g.dispose();
+  }
+}
+
+/** The --json shape (everything but the pixels). */
+export function snapshotJson(s: SnapshotResult, out: string): unknown {
+  const { png: _png, ...rest } = s;
+  return { out, ...rest, pngBytes: s.png.byteLength };
+}
+
+export function formatSnapshot(s: SnapshotResult, out: string): string {
+  const p = s.primary;
+  const cur = s.cursor
+    ? `cursor ${s.cursor.format} ${s.cursor.width}x${s.cursor.height} at (${s.cursor.x}, ${s.cursor.y}) ` +
+      `id ${s.cursor.dmabufId}`
+    : 'no cursor plane';
+  return `${out}: ${s.width}x${s.height} ${s.type} '${s.scenario}' after ${s.run.vblanks} vblanks; ` +
+    `primary ${p.format} ${p.modifierName} stride ${p.stride} id ${p.dmabufId}; ${cur}`;
+}
+
+function parseScenario(v: string): ScenarioName {
+  if (!isScenario(v)) throw new InvalidArgumentError(`expected one of ${SCENARIOS.join(', ')}`);
+  return v;
+}
+
+function parseMode(v: string): Monitor | 'type' {
+  if (v === 'type') return v;
+  const m = /^(\d{2,4})x(\d{2,4})$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x768');
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+interface SnapshotFlags {
+  device: string;
+  scenario: ScenarioName;
+  out: string;
+  mode?: Monitor | 'type';
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('snapshot')
+    .description('boot a guest on an emulated vGPU, run a scenario until its content shows, and write ' +
+      'the exported planes (primary + cursor, via QUERY/GET/mmap) as a PNG at guest resolution')
+    .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs or emulated:<mdev type>')
+    .requiredOption('--scenario <name>', `one of ${SCENARIOS.join(', ')}`, parseScenario)
+    .requiredOption('--out <file>', 'PNG file to write')
+    .option('--mode <WxH>',
+      'the monitor\'s preferred mode, default 1024x768 ("type": the mdev type\'s own EDID)', parseMode)
+    .option('--json', 'print the plane info used as JSON')
+    .action(async (o: SnapshotFlags) => {
+      const s = await takeSnapshot({ device: o.device, scenario: o.scenario, monitor: o.mode });
+      writeFileSync(o.out, s.png);
+      const text = o.json ? JSON.stringify(snapshotJson(s, o.out), null, 2) : formatSnapshot(s, o.out);
+      process.stdout.write(`${text}\n`);
+    });
+}
