@@ -1,0 +1,142 @@
+import { RealClock } from '../base/Clock.ts';
+import { Disposable } from '../base/Disposable.ts';
+import { emulatedPageResolver } from '../display/EmulatedPages.ts';
+import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
+import { BTN } from '../guest/os/Evdev.ts';
+import { PROMPT } from '../guest/os/Shell.ts';
+import { LabServer } from '../server/LabServer.ts';
+import { VmRegistry, type LabVm, type PointerInput } from '../server/VmRegistry.ts';
+import { EmulatedHost } from '../vfio/EmulatedHost.ts';
+import { GuestVm, type GuestVmKind } from './GuestVm.ts';
+
+export interface LabOptions {
+  /** VM kinds or mdev types, in order (default: gvt with its graphical session, then bochs). */
+  vms: readonly string[];
+  refresh: RefreshPolicy;
+  intervalMs: number;
+  listen: string;
+  port: number;
+  strictPort?: boolean;
+  token?: string;
+  /** Progress lines for the terminal. */
+  log: (line: string) => void;
+}
+
+/** Absolute pointer range the guest's tablet reports (evdev ABS 0..32767). */
+const ABS_MAX = 32767;
+const BUTTONS = [BTN.LEFT, BTN.RIGHT, BTN.MIDDLE] as const;
+
+/**
+ * The lab: an emulated host with several VMs, each a guest OS in a worker driving its vGPU, a VMM
+ * display client per VM consuming the exported planes, and the web server that mirrors them to
+ * browsers. The first gvt VM starts its graphical session (the seed's X server with page flips);
+ * the others stay on fbcon.
+ */
+export class Lab extends Disposable {
+  public readonly host = new EmulatedHost();
+  public readonly registry = this._register(new VmRegistry());
+  public readonly guests: GuestVm[] = [];
+  public readonly displays: VfioDisplay[] = [];
+  private _server: LabServer | undefined;
+
+  private constructor(private readonly _o: LabOptions) {
+    super();
+  }
+
+  public get server(): LabServer | undefined {
+    return this._server;
+  }
+
+  /** Boot every VM and start the server. Throws (after cleaning up) when anything fails. */
+  public static async start(o: LabOptions): Promise<Lab> {
+    const lab = new Lab(o);
+    try {
+      await lab._start();
+      return lab;
+    } catch (err) {
+      await lab.stop();
+      throw err;
+    }
+  }
+
+  private async _start(): Promise<void> {
+    const { log } = this._o;
+    // Validate the configuration before anything binds or boots (bad flags must change nothing).
+    const specs = this._o.vms.map((v, i) => ({ spec: v, name: `${v.replace(/[^\w.-]/g, '')}-${i + 1}` }));
+    for (const { spec } of specs) {
+      const kind = spec === 'gvt' || spec === 'bochs' ? spec : EmulatedHost.kindOf(spec);
+      if (kind !== 'gvt' && kind !== 'bochs') {
+        throw new RangeError(`--vms: '${spec}' is not a gvt or bochs VM kind or mdev type (known types: ${EmulatedHost.types().filter((t) => EmulatedHost.kindOf(t) !== 'region').join(', ')})`);
+      }
+    }
+    this._server = await LabServer.start({
+      vms: this.registry, listen: this._o.listen, port: this._o.port, strictPort: this._o.strictPort,
+      token: this._o.token, log,
+    });
+    let sessionStarted = false;
+    for (const { spec, name } of specs) {
+      const isKind = spec === 'gvt' || spec === 'bochs';
+      const g = GuestVm.create({ host: this.host, kind: isKind ? (spec as GuestVmKind) : undefined, type: isKind ? undefined : spec, name });
+      this.guests.push(g);
+      log(`${name}: ${g.vgpu.typeName} (${g.kind}) uuid ${g.uuid}: booting`);
+      await g.boot();
+      this._register(g.startVblank(16));
+      const display = new VfioDisplay(this.host.kernel, g.fd, {
+        clock: new RealClock(), policy: this._o.refresh, intervalMs: this._o.intervalMs,
+        dirtyLog: g.vgpu.dirtyLog, pageResolver: emulatedPageResolver(this.host.kernel),
+      });
+      this.displays.push(display);
+      display.start();
+      log(`${name}: display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
+      await g.vm.waitForText(PROMPT.trim(), 30_000);
+      if (g.kind === 'gvt' && !sessionStarted) {
+        sessionStarted = true;
+        g.vm.typeText('startx\n');
+        log(`${name}: started the graphical session (startx) on tty7`);
+      }
+      this.registry.add(this._labVm(g, display));
+      log(`${name}: ready`);
+    }
+  }
+
+  private _labVm(g: GuestVm, display: VfioDisplay): LabVm {
+    let buttons = 0;
+    return {
+      name: g.name, kind: g.kind, uuid: g.uuid,
+      description: `${g.vgpu.typeName}, vgpu-os`,
+      display,
+      sendKey: (code, down) => g.vm.sendKey(code, down),
+      sendPointer: (p: PointerInput) => {
+        if (p.kind === 'abs') {
+          const { width, height } = display.console.size;
+          const sx = width > 1 ? ABS_MAX / (width - 1) : 0;
+          const sy = height > 1 ? ABS_MAX / (height - 1) : 0;
+          g.vm.sendPointer({ x: Math.round(p.x * sx), y: Math.round(p.y * sy) });
+        } else {
+          g.vm.sendPointer({ dx: p.dx, dy: p.dy });
+        }
+        // Buttons arrive as a state; the guest takes BTN_* press/release events.
+        const changed = buttons ^ p.buttons;
+        for (let i = 0; i < BUTTONS.length; i++) {
+          if (changed & (1 << i)) g.vm.sendKey(BUTTONS[i]!, (p.buttons & (1 << i)) !== 0);
+        }
+        buttons = p.buttons;
+      },
+      requestResize: (w, h) => {
+        const r = g.plug({ width: w, height: h });
+        if (r < 0) this._o.log(`${g.name}: resize to ${w}x${h} refused (${r})`);
+      },
+    };
+  }
+
+  /** Stop everything: server first (viewers get a close), then displays, guests, vGPUs. */
+  public async stop(): Promise<void> {
+    await this._server?.close();
+    this._server = undefined;
+    for (const d of this.displays) d.dispose();
+    await Promise.all(this.guests.map((g) => g.stop(1000).catch(() => undefined)));
+    for (const g of this.guests) g.dispose();
+    this.dispose();
+  }
+}
+
