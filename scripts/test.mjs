@@ -27,7 +27,7 @@ function run(cmd, argv) {
 
 if (!args.includes('--no-typecheck')) {
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  for (const p of ['src/tsconfig.core.json', 'tsconfig.json', 'src/web/tsconfig.json', 'test/browser/tsconfig.json']) {
+  for (const p of ['src/tsconfig.core.json', 'tsconfig.json', 'src/web/tsconfig.json', 'test/browser/tsconfig.json', 'test/kernel/tsconfig.json']) {
     try { statSync(join(root, p)); } catch { continue; }
     console.log(`typecheck ${p}`);
     if (run(process.execPath, [tsc, '-p', p]) !== 0) {

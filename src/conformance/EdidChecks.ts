@@ -67,8 +67,8 @@ const withEdid = (ctx: CheckContext): true | string => {
 export const EDID_CHECKS: readonly Check[] = [
   {
     name: 'edid.discover',
-    description: 'the EDID region is found through the CAP_TYPE chain: argsz 32 gets FLAG_CAPS, ' +
-      'the needed argsz and cap_offset 0',
+    description: 'the EDID region is found through the CAP_TYPE chain: argsz 32 gets FLAG_CAPS and ' +
+      'the needed argsz; a regrown buffer holds the GFX/EDID capability',
     applies: edidDevice,
     run(ctx) {
       const r = findEdid(ctx);
@@ -82,7 +82,15 @@ export const EDID_CHECKS: readonly Check[] = [
       if (i.argsz <= REGION_INFO_SIZE) {
         return fail(`argsz 32: kernel reported argsz ${i.argsz}, want the size with caps`);
       }
-      if (i.capOffset !== 0) return fail(`argsz 32: cap_offset ${i.capOffset}, want 0 (no room for caps)`);
+      // vfio-pci leaves cap_offset 0 when the caps do not fit; mbochs reports where they would be
+      // (32, past the caller's buffer). Both tell the caller to regrow; an offset inside the
+      // 32 bytes the caller passed would be a bug.
+      if (i.capOffset !== 0 && i.capOffset < REGION_INFO_SIZE) {
+        return fail(`argsz 32: cap_offset ${i.capOffset} points inside struct vfio_region_info`);
+      }
+      ctx.behaviour['edid-region-info-small-argsz'] = i.capOffset === 0
+        ? 'cap_offset 0 until argsz fits the caps (vfio-pci)'
+        : `cap_offset ${i.capOffset} past the caller's argsz (mbochs)`;
       const second = ctx.client.regionInfoRaw(r.index, i.argsz);
       if (second.rc !== 0) return fail(`argsz ${i.argsz} → ${rcName(second.rc)}`);
       if (second.info.capOffset < REGION_INFO_SIZE) {
@@ -111,12 +119,14 @@ export const EDID_CHECKS: readonly Check[] = [
       }
       if (g.edidMaxSize < 128) bad.push(`edid_max_size ${g.edidMaxSize} < 128`);
       if (g.edidSize > g.edidMaxSize) bad.push(`edid_size ${g.edidSize} > max ${g.edidMaxSize}`);
-      if (g.linkState !== VFIO_DEVICE_GFX_LINK_STATE_UP && g.linkState !== VFIO_DEVICE_GFX_LINK_STATE_DOWN) {
+      // mbochs starts with link_state 0 (never written); after that only UP or DOWN are valid.
+      if (g.linkState !== 0 && g.linkState !== VFIO_DEVICE_GFX_LINK_STATE_UP && g.linkState !== VFIO_DEVICE_GFX_LINK_STATE_DOWN) {
         bad.push(`link_state ${g.linkState}`);
       }
+      if (g.linkState === 0) ctx.behaviour['edid-initial-link-state'] = '0 (never set; mbochs)';
       if (bad.length) return fail(bad.join('; '));
       return pass(`offset 0x${g.edidOffset.toString(16)} max ${g.edidMaxSize} size ${g.edidSize} ` +
-        `max ${g.maxXres}x${g.maxYres} link ${g.linkState === VFIO_DEVICE_GFX_LINK_STATE_UP ? 'up' : 'down'}`);
+        `max ${g.maxXres}x${g.maxYres} link ${g.linkState === VFIO_DEVICE_GFX_LINK_STATE_UP ? 'up' : g.linkState === 0 ? 'unset' : 'down'}`);
     },
   },
   {
