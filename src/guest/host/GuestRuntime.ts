@@ -63,7 +63,10 @@ export function runGuestOs(ctx: GuestProgramContext): void {
     if (r < 0) log(`boot: display unavailable (${r}); running headless`);
     port.publish(os.status());
     port.setState(GuestState.RUNNING);
-    let lastVb = port.vblankSeq;
+    // Start from 0, not from the counter's value now: a host that sees RUNNING may deliver a
+    // vblank at once (or did during boot), and sampling here would count it as seen without
+    // handling or acking it. Pending vblanks are handled once, coalesced, and acked.
+    let lastVb = 0;
     for (;;) {
       const bell = port.bell;
       if (port.stopRequested) break;
