@@ -46,4 +46,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-process.exit(run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files]));
+// --test-force-exit: a failed test can leave a worker or socket open; the run must still end (with
+// the failure reported) rather than hang. --test-timeout bounds any single test at 5 minutes.
+process.exit(run(process.execPath, [
+  '--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-timeout=300000', ...files,
+]));

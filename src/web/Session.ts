@@ -88,8 +88,9 @@ export class Session extends Disposable {
   public planeProblem: string | undefined;
   /** The last protocol error or server ERROR (shown until dismissed). */
   public lastError: string | undefined;
-  /** The last STATS payload. */
+  /** The last STATS payload, and when it arrived (Date.now(), to compare with its `t`). */
   public stats: unknown = undefined;
+  public statsAt: number | undefined;
   /** Damage of the last FRAME. */
   public lastDamage: readonly { x: number; y: number; width: number; height: number }[] = [];
   private _pendingAcks: number[] = [];
@@ -250,6 +251,7 @@ export class Session extends Disposable {
         break;
       case Msg.STATS:
         this.stats = m.stats;
+        this.statsAt = Date.now();
         break;
       case Msg.EVENT:
         this._event('server', typeof m.event === 'string' ? m.event : JSON.stringify(m.event));

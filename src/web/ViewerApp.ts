@@ -131,6 +131,13 @@ export class ViewerApp extends Disposable {
     stats.addEventListener('click', () => this._toggleStats());
     inspector.addEventListener('click', () => this._toggleInspector());
     helpButton.addEventListener('click', () => { this._help.hidden = !this._help.hidden; });
+    // Keys reach the guest only while the picture has focus. A toolbar control keeps it after
+    // use, so the next keystrokes would be the page's (a focused <select> even picks entries by
+    // type-ahead): give the keyboard back to the picture once a control has done its job.
+    toolbar.addEventListener('change', () => this._focused.screen.focus());
+    toolbar.addEventListener('click', (e) => {
+      if (e.target instanceof Element && e.target.closest('button') !== null) this._focused.screen.focus();
+    });
 
     this._listenKeyboard();
     const tick = setInterval(() => {
@@ -256,8 +263,11 @@ export class ViewerApp extends Disposable {
     v.session.onVms((vms) => this._vmsListed(v, vms));
     v.session.onChange(() => this._scheduleInspector());
     v.onResize(() => { if (v === this._focused) this._scheduleResize(); });
-    v.element.addEventListener('pointerdown', () => {
-      if (v !== this._focused) this._focus(v);
+    v.element.addEventListener('pointerdown', (e) => {
+      if (v === this._focused) return;
+      // No mousedown follows, so the focus _focus gives the picture is not taken away again.
+      e.preventDefault();
+      this._focus(v);
     });
     v.screen.addEventListener('pointerdown', () => v.screen.focus());
     // Keys held when the viewer loses focus would stay down in the guest: release them.
@@ -296,6 +306,8 @@ export class ViewerApp extends Disposable {
     v.element.classList.add('vg-focused');
     if (v.element.parentElement !== this._stage) this._stage.replaceChildren(v.element, this._stats.element);
     v.setOptions({ scale: this.settings.scale, filter: this.settings.filter });
+    // The focused VM's picture takes the keyboard (also on page load: no click needed).
+    v.screen.focus({ preventScroll: true });
     this._stats.attach(v);
     this._inspector.attach(v);
     this._syncUrl();

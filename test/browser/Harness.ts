@@ -48,7 +48,8 @@ export class ViewerPage {
     page.on('pageerror', (e) => this.pageErrors.push(String(e)));
   }
 
-  public static async open(browser: Browser, server: FakeServer, o: OpenOptions = {}): Promise<ViewerPage> {
+  /** `server`: the fake server, or anything serving the viewer at `url` (the real lab). */
+  public static async open(browser: Browser, server: { readonly url: string }, o: OpenOptions = {}): Promise<ViewerPage> {
     // Emulated device scale factors do not reach ResizeObserver's device-pixel-content-box in
     // Chromium; HiDPI tests launch with --force-device-scale-factor and viewport null instead.
     const context = await browser.newContext(o.viewport === null ? { viewport: null, acceptDownloads: true }
@@ -73,14 +74,31 @@ export class ViewerPage {
     return this.page.evaluate(() => (window as unknown as { __vgpu: { state(): ViewerState } }).__vgpu.state());
   }
 
-  /** Wait until `pred(state)` holds; the predicate runs in the page (pass plain data only). */
+  /**
+   * Wait until `pred` (an expression over the state `s`) holds. It is evaluated here, not in the
+   * page: the lab server's CSP (script-src 'self') forbids evaluating strings there. Between
+   * reads the page gets an animation frame.
+   */
   public async waitFor(pred: string, timeout = 5000): Promise<void> {
-    try {
-      await this.page.waitForFunction(`(() => { const s = window.__vgpu.state(); return ${pred}; })()`,
-        undefined, { timeout, polling: 'raf' });
-    } catch (e) {
-      const s = await this.state().catch(() => undefined);
-      throw new Error(`viewer never reached ${pred}: ${String(e)}\nstate: ${JSON.stringify(s)}`);
+    const test = new Function('s', `return (${pred});`) as (s: ViewerState) => boolean;
+    const deadline = Date.now() + timeout;
+    let s: ViewerState | undefined;
+    let error: unknown;
+    for (;;) {
+      try {
+        s = await this.state();
+        if (test(s)) return;
+      } catch (e) {
+        error = e;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`viewer never reached ${pred}${error === undefined ? '' : ` (${String(error)})`}\n` +
+          `state: ${JSON.stringify(s)}`);
+      }
+      await this.page.evaluate(() => new Promise<void>((resolve) => {
+        requestAnimationFrame(() => resolve());
+        setTimeout(resolve, 50); // rAF does not run in a hidden page
+      })).catch(() => {});
     }
   }
 

@@ -304,7 +304,12 @@ describe('viewer', () => {
     const server = new FakeServer();
     server.vms = ['vm0', 'vm1'];
     server.onAttach = (c, vm) => c.sendAll([...showMessages(solidPlane(1, 120, 90, colours[vm]!)),
-      encodeJson(Msg.STATS, { cache: { hits: 5, misses: 2 }, latency: { queryMs: 0.25 } }),
+      encodeJson(Msg.STATS, {
+        t: Date.now(), vm,
+        display: { mode: 'dmabuf', policy: 'dirty', requestedPolicy: 'dirty', policyNote: '', gets: 3, cacheHits: 5,
+          cacheMisses: 2, cacheEntries: 3, evictions: 0, bytesCopied: 0, scanouts: 7, queries: 40 },
+        client: { queuedBytes: 2048 },
+      }),
       encodeJson(Msg.EVENT, { kind: 'flip', plane: 'primary' })]);
     await server.start();
     cleanups.push(() => server.stop());
@@ -316,9 +321,27 @@ describe('viewer', () => {
     await v.page.click('.vg-strip .vg-tile');
     await v.waitFor('s.focused === "vm1" && s.primaryId === 1');
     assert.deepEqual(pixelAt(await v.snapshot(), 1, 1), [0, 0, 250, 255]);
+    // The picked VM's picture has the keyboard: no second click needed.
+    await v.page.keyboard.press('KeyB');
+    await server.waitFor(() => keys(server.client('vm1').received).length === 2);
+    assert.deepEqual(keys(server.client('vm1').received), [[48, true], [48, false]]);
     assert.match(v.page.url(), /vm=vm1/);
-    await v.page.waitForFunction(() => /server cache\.hits 5/.test(document.querySelector('.vg-stats')?.textContent ?? ''));
-    assert.match((await v.page.textContent('.vg-stats'))!, /FPS \d+ {2}UPS \d+/);
+    // The overlay: one short line per topic, read from the STATS payload.
+    const statsRow = (name: string): Promise<string | null> => v.page.textContent(`.vg-stats tr[data-row="${name}"] td`);
+    await v.page.waitForFunction(() => /hits 5/.test(document.querySelector('.vg-stats tr[data-row="dmabuf"] td')?.textContent ?? ''));
+    assert.equal(await statsRow('dmabuf'), 'GETs 3 · hits 5 · misses 2 · cached 3');
+    assert.equal(await statsRow('copied'), '0 B (zero-copy)');
+    assert.match((await statsRow('refresh'))!, /^dirty · (.* · )?dma-buf$/);
+    assert.match((await statsRow('rates'))!, /^FPS [\d.]+ {2}UPS [\d.]+ {2}guest flips\/s [\d.]+$/);
+    assert.match((await statsRow('latency'))!, /^server→viewer (\d+(\.\d)? ms|—) · upload [\d.]+ · decode [\d.]+ · present [\d.]+ ms$/);
+    assert.match((await statsRow('network'))!, /\/s · total .* · server queue 2\.0 KiB$/);
+    assert.equal(await v.page.locator('.vg-stats tr').count(), 7, 'a compact panel, not a dump');
+    // The raw payload stays behind "details".
+    assert.equal(await v.page.isVisible('.vg-stats-rawtext'), false);
+    await v.page.click('.vg-stats summary');
+    await v.page.waitForFunction(() => /server display\.cacheHits 5/.test(document.querySelector('.vg-stats-rawtext')?.textContent ?? ''));
+    const held = await v.page.evaluate(() => document.activeElement?.className);
+    assert.equal(held, 'vg-screen', 'opening details leaves the keyboard with the picture');
     await v.page.waitForFunction(() => document.querySelectorAll('.vg-buffers tbody tr').length === 1);
     const row = await v.page.textContent('.vg-buffers tbody tr');
     assert.match(row!, /^1XRGB8888LINEAR120x90/);
