@@ -10,25 +10,12 @@ import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
 import { setupDemoScanout } from '../../display/testing/DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
 import { openDevice } from '../DeviceSpec.ts';
+import { planeJson, type PlaneJson } from '../PlaneJson.ts';
 
-export interface PlaneReport {
+/** A plane as probe reports it: the CLI's common plane shape plus the query result. */
+export interface PlaneReport extends PlaneJson {
   readonly result: string;
   readonly enabled: boolean;
-  readonly drmFormat: number;
-  readonly format: string;
-  readonly modifier: string;
-  readonly modifierName: string;
-  readonly width: number;
-  readonly height: number;
-  readonly stride: number;
-  readonly size: number;
-  readonly x: number;
-  readonly y: number;
-  /** null = unknown (0xFFFFFFFF). */
-  readonly hotX: number | null;
-  readonly hotY: number | null;
-  /** dmabuf_id (dma-buf mode) or region_index (region mode). */
-  readonly id: number;
 }
 
 export interface CacheReport {
@@ -62,10 +49,7 @@ function planeReport(p: PlaneSnapshot): PlaneReport {
   return {
     result: p.result < 0 ? errnoName(p.result) : 'ok',
     enabled: p.result === 0 && p.drmFormat !== 0 && p.size !== 0,
-    drmFormat: p.drmFormat, format: formatName(p.drmFormat), modifier: hex64(p.modifier),
-    modifierName: modifierName(p.modifier), width: p.width, height: p.height, stride: p.stride,
-    size: p.size, x: p.xPos, y: p.yPos,
-    hotX: p.xHot === 0xffffffff ? null : p.xHot, hotY: p.yHot === 0xffffffff ? null : p.yHot, id: p.id,
+    ...planeJson(p),
   };
 }
 

@@ -32,7 +32,7 @@ describe('vgpu-display snapshot', () => {
     assert.deepEqual(text, ['vgpu-os 1.0 tty2', 'root@vgpu:~#']);
     assert.equal(s.cursor, null, 'bochs has no cursor plane');
     assert.equal(s.primary.format, 'XRGB8888');
-    assert.equal(s.primary.dmabufId, s.run.fbconId, 'tty2 shares the fbcon buffer');
+    assert.equal(s.primary.id, s.run.fbconId, 'tty2 shares the fbcon buffer');
   });
 
   it('gvt desktop: the session with the cursor plane composed at its position', async () => {
@@ -41,7 +41,7 @@ describe('vgpu-display snapshot', () => {
     assert.deepEqual([img.width, img.height], [640, 480]);
     assert.ok(s.cursor, 'a cursor plane');
     assert.deepEqual([s.cursor.format, s.cursor.width, s.cursor.hotX, s.cursor.hotY], ['ARGB8888', 64, 0, 0]);
-    assert.notEqual(s.primary.dmabufId, s.run.fbconId, 'the session buffer, not the console');
+    assert.notEqual(s.primary.id, s.run.fbconId, 'the session buffer, not the console');
     // The arrow's tip is the cursor plane's top-left pixel: opaque and not the desktop colour.
     const tip = rgbAt(img, s.cursor.x + 1, s.cursor.y + 2);
     const beside = rgbAt(img, s.cursor.x + 40, s.cursor.y + 2);
@@ -73,7 +73,7 @@ describe('vgpu-display snapshot', () => {
       const file = join(dir, 'boot.png');
       await program.parseAsync(['node', 'x', 'snapshot', '--device', 'emulated:bochs', '--scenario', 'boot',
         '--out', file, '--mode', '640x480', '--json']);
-      const j = JSON.parse(out.join('')) as { width: number; scenario: string; primary: { format: string; dmabufId: number } };
+      const j = JSON.parse(out.join('')) as { width: number; scenario: string; primary: { format: string; id: number } };
       assert.equal(j.width, 640);
       assert.equal(j.scenario, 'boot');
       assert.equal(j.primary.format, 'XRGB8888');

@@ -1,8 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { errnoName } from '../../base/Errno.ts';
-import { formatName } from '../../kms/Fourcc.ts';
-import { modifierName } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
 import { GuestVm, type Monitor } from '../../lab/GuestVm.ts';
 import type { ExportedPlane } from '../../lab/PlaneExporter.ts';
@@ -13,24 +11,10 @@ import { encodePng } from '../../render/Png.ts';
 import { SoftwareRenderer, toSigned32 } from '../../render/SoftwareRenderer.ts';
 import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../../vfio/PlaneInfo.ts';
+import { planeJson, type PlaneJson } from '../PlaneJson.ts';
 
-/** A plane as QUERY_GFX_PLANE described it, for --json. */
-export interface SnapshotPlane {
-  readonly dmabufId: number;
-  readonly drmFormat: number;
-  readonly format: string;
-  readonly modifier: string;
-  readonly modifierName: string;
-  readonly width: number;
-  readonly height: number;
-  readonly stride: number;
-  readonly size: number;
-  readonly x: number;
-  readonly y: number;
-  /** null = unknown (0xFFFFFFFF). */
-  readonly hotX: number | null;
-  readonly hotY: number | null;
-}
+/** A plane as QUERY_GFX_PLANE described it, for --json (the CLI's common plane shape). */
+export type SnapshotPlane = PlaneJson;
 
 export interface SnapshotResult {
   readonly device: string;
@@ -62,16 +46,8 @@ export interface SnapshotOptions {
  */
 export const DEFAULT_MONITOR: Monitor = { width: 1024, height: 768 };
 
-function planeJson(info: PlaneInfo, cursor: boolean): SnapshotPlane {
-  const unknown = (v: number): number | null => (v === 0xffffffff ? null : v);
-  return {
-    dmabufId: info.dmabufId, drmFormat: info.drmFormat, format: formatName(info.drmFormat),
-    modifier: `0x${info.drmFormatMod.toString(16).padStart(16, '0')}`,
-    modifierName: modifierName(info.drmFormatMod), width: info.width, height: info.height,
-    stride: info.stride, size: info.size,
-    x: cursor ? toSigned32(info.xPos) : info.xPos, y: cursor ? toSigned32(info.yPos) : info.yPos,
-    hotX: unknown(info.xHot), hotY: unknown(info.yHot),
-  };
+function snapshotPlane(info: PlaneInfo): SnapshotPlane {
+  return planeJson({ ...info, id: info.dmabufId, modifier: info.drmFormatMod });
 }
 
 function exported(g: GuestVm, type: number): ExportedPlane | null {
@@ -127,7 +103,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     }
     return {
       device: opts.device, type: g.vgpu.typeName, scenario: opts.scenario, width: r.width, height: r.height,
-      primary: planeJson(pi, false), cursor: cursor ? planeJson(cursor.info, true) : null,
+      primary: snapshotPlane(pi), cursor: cursor ? snapshotPlane(cursor.info) : null,
       cursorStatus: res.cursorStatus, run, gets: g.exporter.gets,
       png: encodePng(r.framebuffer, r.width, r.height),
     };
@@ -146,10 +122,10 @@ export function formatSnapshot(s: SnapshotResult, out: string): string {
   const p = s.primary;
   const cur = s.cursor
     ? `cursor ${s.cursor.format} ${s.cursor.width}x${s.cursor.height} at (${s.cursor.x}, ${s.cursor.y}) ` +
-      `id ${s.cursor.dmabufId}`
+      `id ${s.cursor.id}`
     : 'no cursor plane';
   return `${out}: ${s.width}x${s.height} ${s.type} '${s.scenario}' after ${s.run.vblanks} vblanks; ` +
-    `primary ${p.format} ${p.modifierName} stride ${p.stride} id ${p.dmabufId}; ${cur}`;
+    `primary ${p.format} ${p.modifierName} stride ${p.stride} id ${p.id}; ${cur}`;
 }
 
 function parseScenario(v: string): ScenarioName {
