@@ -16,6 +16,8 @@ export type StatusReason =
   | 'unsupported-format'
   /** QUERY/GET/mmap failed with an errno other than ENOMEM/EAGAIN. */
   | 'device-error'
+  /** The VM behind the device stopped (halted, crashed, killed, destroyed): last frame kept. */
+  | 'vm-stopped'
   /** The requested refresh policy is not available; `message` says what runs instead. */
   | 'policy-fallback';
 

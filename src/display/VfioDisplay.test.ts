@@ -423,6 +423,58 @@ describe('VfioDisplay failures keep the last frame', () => {
     assert.equal(r.display.console.status.reason, 'ok');
     assert.equal(r.log.scanouts.length, 1);
   });
+
+  it('EMFILE on GET under the event policy: reported, retried without a device event, no fd leaked', () => {
+    const r = gvtRig({ policy: 'event', intervalMs: 16 });
+    const [, b] = doubleBuffered(r);
+    r.display.start();
+    const k = r.host.kernel;
+    const limit = k.fds.limit;
+    k.fds.limit = k.fds.openCount + 3; // full: the next fd is refused
+    const open = k.fds.openCount;
+    r.guest.flip(b);
+    r.guest.vblank(); // the one event; the guest is idle afterwards
+    r.clock.advance(0);
+    assert.equal(r.display.console.status.reason, 'device-error');
+    assert.equal(r.display.console.status.errno, Errno.EMFILE);
+    assert.equal(r.log.scanouts.length, 1, 'the last frame stays');
+    r.clock.advance(160);
+    assert.equal(k.fds.openCount, open, 'no fd leaked by the failing GETs');
+    const gets = r.display.stats.gets;
+    assert.ok(gets >= 5, `retried while the table was full (${gets} GETs)`);
+    k.fds.limit = limit;
+    r.clock.advance(16);
+    assert.equal(r.display.console.status.reason, 'ok');
+    assert.equal(r.log.scanouts.length, 2);
+    r.clock.advance(160);
+    assert.equal(r.display.stats.gets, gets + 1, 'retries stop once it worked');
+  });
+
+  it('halt: the last frame stays with status vm-stopped, nothing touches the device any more', () => {
+    for (const policy of ['timer', 'event', 'dirty'] as const) {
+      const r = gvtRig({ policy, intervalMs: 16, dirtyLog: undefined });
+      const [a, b] = doubleBuffered(r);
+      r.display.start();
+      const shown = r.display.console.scanout;
+      r.display.halt('vm1: guest crashed');
+      assert.equal(r.display.halted, true);
+      assert.deepEqual(r.display.console.status, { reason: 'vm-stopped', message: 'vm1: guest crashed', errno: 0 });
+      const queries = r.vgpu.mdev.stats.queries;
+      r.guest.flip(b);
+      r.guest.vblank();
+      r.guest.flip(a);
+      r.guest.vblank();
+      r.display.refresh();
+      r.clock.advance(1000);
+      assert.equal(r.vgpu.mdev.stats.queries, queries, `${policy}: no QUERY after halt`);
+      assert.equal(r.display.console.scanout, shown, `${policy}: the last frame is kept`);
+      assert.equal(r.display.console.status.reason, 'vm-stopped');
+      assert.equal(r.vgpu.mdev.stats.displayIrqs, 0, `${policy}: the display IRQ was disarmed`);
+      r.display.dispose();
+      assert.equal(dmabufFds(r.host), 0, `${policy}: dispose still releases every buffer`);
+      assert.equal(r.host.kernel.fds.openCount, 1, `${policy}: only the device fd is left`);
+    }
+  });
 });
 
 describe('VfioDisplay cursor and resize', () => {

@@ -77,7 +77,7 @@ export interface DisplayStats {
   /** Display IRQ wake-ups and the device events they carried. */
   readonly irqWakeups: number;
   readonly irqEvents: number;
-  /** QUERY/GET answers of -ENOMEM/-EAGAIN, retried on the next refresh. */
+  /** QUERY/GET answers of -ENOMEM/-EAGAIN (and GET's -EMFILE), retried on the next refresh. */
   readonly retries: number;
   /** Other failures (each also reported as status 'device-error'). */
   readonly errors: number;
@@ -117,7 +117,8 @@ function isRetry(r: number): boolean {
  *
  * Failure handling: -ENOMEM/-EAGAIN mean "retry next refresh" (real mbochs answers ENOMEM to the
  * first query after a mode change); a disabled plane, an unsupported format or any other error
- * keep the last frame and set a status — never a silent black.
+ * keep the last frame and set a status — never a silent black (a GET failing with EMFILE sets
+ * its status and is retried too). `halt` freezes the last frame when the VM itself stopped.
  */
 export class VfioDisplay extends Disposable {
   public readonly console: DisplayConsole;
@@ -137,6 +138,7 @@ export class VfioDisplay extends Disposable {
   private _policy: RefreshPolicy;
   private _policyNote = '';
   private _started = false;
+  private _halted = false;
 
   // Reused per refresh: the QUERY argument of each plane and the GET argument.
   private readonly _qPrimary = new PlaneQuery();
@@ -225,6 +227,11 @@ export class VfioDisplay extends Disposable {
     return this._policyNote;
   }
 
+  /** True once `halt` was called: nothing refreshes any more. */
+  public get halted(): boolean {
+    return this._halted;
+  }
+
   /** QUERY with PROBE|DMABUF, then PROBE|REGION (QEMU's order). Idempotent. */
   public probe(): DisplayMode {
     if (this._mode !== 'unprobed' || this.isDisposed) return this._mode;
@@ -246,7 +253,7 @@ export class VfioDisplay extends Disposable {
    * With no display at all the status becomes 'no-display' and nothing is armed.
    */
   public start(): void {
-    if (this._started || this.isDisposed) return;
+    if (this._started || this.isDisposed || this._halted) return;
     this._started = true;
     const mode = this.probe();
     if (mode === 'none') {
@@ -283,7 +290,7 @@ export class VfioDisplay extends Disposable {
 
   /** One refresh now: query the planes, update cache, console and damage. Never throws. */
   public refresh(): void {
-    if (this.isDisposed) return;
+    if (this.isDisposed || this._halted) return;
     if (this._mode === 'unprobed') this.probe();
     this._refreshes++;
     if (this._mode === 'dmabuf') this._refreshDmabuf();
@@ -319,6 +326,24 @@ export class VfioDisplay extends Disposable {
     };
   }
 
+  /**
+   * The VM behind the device stopped (its guest halted, crashed or was killed, or the VM is being
+   * destroyed): stop refreshing and disarm the IRQ — the last call on the device fd, so its owner
+   * may close it next — keep the last frame and the buffers it shows, and say why with status
+   * 'vm-stopped'. A refreshing display would otherwise keep reporting 'ok' over a dead guest's
+   * frozen frame. `dispose` still releases everything. Idempotent.
+   */
+  public halt(message: string): void {
+    if (this.isDisposed || this._halted) return;
+    this._halted = true;
+    this._timer?.dispose();
+    this._eventPending?.dispose();
+    this._retryPending?.dispose();
+    this._timer = this._eventPending = this._retryPending = undefined;
+    this._irq?.dispose(); // kept for its counters
+    this.console.setStatus('vm-stopped', message);
+  }
+
   /** Stop refreshing, disarm the IRQ, release every buffer (fd closed, then onRelease). */
   public override dispose(): void {
     if (this.isDisposed) return;
@@ -350,7 +375,7 @@ export class VfioDisplay extends Disposable {
 
   /** IRQ wake-up: refresh soon, outside the device's event dispatch; bursts coalesce. */
   private readonly _onIrq = (): void => {
-    if (this._eventPending === undefined && !this.isDisposed) {
+    if (this._eventPending === undefined && !this.isDisposed && !this._halted) {
       this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
     }
   };
@@ -365,10 +390,10 @@ export class VfioDisplay extends Disposable {
     this.refresh();
   };
 
-  /** ENOMEM/EAGAIN: the timer policy retries on its next tick; event policies need a timer. */
+  /** ENOMEM/EAGAIN/EMFILE: the timer policy retries on its next tick; event policies need a timer. */
   private _retryLater(): void {
     this._retries++;
-    if (this._policy === 'timer' || this._retryPending !== undefined || this.isDisposed) return;
+    if (this._policy === 'timer' || this._retryPending !== undefined || this.isDisposed || this._halted) return;
     this._retryPending = this._clock.setTimeout(this._onRetryDue, this.intervalMs);
   }
 
@@ -462,6 +487,9 @@ export class VfioDisplay extends Disposable {
       if (isRetry(fd)) { this._retryLater(); return 0; }
       if (primary) this._fail('device-error', `GET_GFX_DMABUF(${q.id}) failed: ${errnoName(fd)}`, fd);
       else this._errors++;
+      // Out of fds is this process's state, not the device's: an idle guest sends no more
+      // events, so without a retry the display would stay on the error after fds are freed.
+      if (fd === -Errno.EMFILE) this._retryLater();
       return -1;
     }
     this._fdsOpened++;
@@ -623,7 +651,7 @@ export class VfioDisplay extends Disposable {
 
   /** Dirty ticks read the dirty log only: no ioctl. */
   private _dirtyTick(): void {
-    if (this.isDisposed || !this._primaryOn || this._primary === undefined) return;
+    if (this.isDisposed || this._halted || !this._primaryOn || this._primary === undefined) return;
     this._dirtyScans++;
     this._scanDirty();
   }

@@ -2,6 +2,7 @@ import { RealClock } from '../base/Clock.ts';
 import { Disposable } from '../base/Disposable.ts';
 import { emulatedPageResolver } from '../display/EmulatedPages.ts';
 import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
+import type { VmExit } from '../guest/host/Vm.ts';
 import { BTN } from '../guest/os/Evdev.ts';
 import { PROMPT } from '../guest/os/Shell.ts';
 import { LabServer } from '../server/LabServer.ts';
@@ -86,7 +87,16 @@ export class Lab extends Disposable {
         dirtyLog: g.vgpu.dirtyLog, pageResolver: emulatedPageResolver(this.host.kernel),
       });
       this.displays.push(display);
+      // A guest that stops (halt, crash, kill, dispose) leaves its last frame with a status; the
+      // display stops touching the device fd before GuestVm.dispose closes it (onExit fires first).
+      const halt = (e: VmExit): void => {
+        const why = `guest ${e.reason}${e.message ? `: ${e.message}` : ''}`;
+        if (!display.isDisposed && !display.halted) log(`${name}: ${why}`);
+        display.halt(`${name}: ${why}`);
+      };
+      this._register(g.vm.onExit(halt));
       display.start();
+      if (g.vm.exit) halt(g.vm.exit);
       log(`${name}: display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
       await g.vm.waitForText(PROMPT.trim(), 30_000);
       if (g.kind === 'gvt' && !sessionStarted) {

@@ -357,5 +357,7 @@ export function statusFor(s: DisplayStatus, everShown: boolean): [StatusCode, st
     case 'no-display':
     case 'device-error':
       return [StatusCode.DEVICE_ERROR, s.message];
+    case 'vm-stopped':
+      return [StatusCode.VM_STOPPED, s.message];
   }
 }

@@ -151,6 +151,16 @@ describe('dma-buf lifetime (spec §2.4–2.6)', () => {
     assert.notEqual(a, b);
   });
 
+  it('vGPU destroy signals the display event channel, and the next query answers -ENODEV', () => {
+    const { host, sys, fd, vgpu } = gvtHost();
+    const efd = sys.eventfd();
+    const set = encodeIrqSet({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index: VFIO_PCI_DISPLAY_IRQ_INDEX, eventfds: [efd] });
+    assert.equal(sys.ioctl(fd, VFIO_DEVICE_SET_IRQS, set), 0);
+    host.destroyVgpu(vgpu.uuid);
+    assert.ok((sys.readEventfd(efd) as bigint) >= 1n, 'the VMM was woken');
+    assert.equal(query(sys, fd, DMABUF, 1).rc, -Errno.ENODEV);
+  });
+
   it('the display event channel signals latched flips on an armed eventfd', () => {
     const { sys, fd, dev } = gvtHost();
     const efd = sys.eventfd();

@@ -67,6 +67,9 @@ export abstract class VfioMdev {
   public destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    // Wake an event-driven VMM: its next QUERY answers -ENODEV, so it can show a status instead
+    // of a frame that silently never changes again.
+    this._signalDisplay();
     this._teardown();
     this._eventSub?.dispose();
     this._eventSub = undefined;
