@@ -8,9 +8,21 @@ import { PROMPT } from '../guest/os/Shell.ts';
 import { LabServer } from '../server/LabServer.ts';
 import { VmRegistry, type LabVm, type PointerInput } from '../server/VmRegistry.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
+import type { Sys } from '../vfio/Sys.ts';
 import { GuestVm, type GuestVmKind } from './GuestVm.ts';
 
+/** A device opened elsewhere (a real /dev/vfio device, or an emulated one), shown view-only. */
+export interface ExternalDevice {
+  readonly spec: string;
+  readonly sys: Sys;
+  readonly fd: number;
+  readonly real: boolean;
+  close(): void;
+}
+
 export interface LabOptions {
+  /** Devices to show besides the VMs (`run --device`): no guest, no input. */
+  devices?: readonly ExternalDevice[];
   /** VM kinds or mdev types, in order (default: gvt with its graphical session, then bochs). */
   vms: readonly string[];
   refresh: RefreshPolicy;
@@ -38,6 +50,7 @@ export class Lab extends Disposable {
   public readonly registry = this._register(new VmRegistry());
   public readonly guests: GuestVm[] = [];
   public readonly displays: VfioDisplay[] = [];
+  private readonly _external: ExternalDevice[] = [];
   private _server: LabServer | undefined;
 
   private constructor(private readonly _o: LabOptions) {
@@ -107,6 +120,18 @@ export class Lab extends Disposable {
       this.registry.add(this._labVm(g, display));
       log(`${name}: ready`);
     }
+    (this._o.devices ?? []).forEach((dev, i) => {
+      // Real kernels have no display IRQ: VfioDisplay falls back to the timer policy and says so.
+      const display = new VfioDisplay(dev.sys, dev.fd, {
+        clock: new RealClock(), policy: this._o.refresh === 'dirty' ? 'event' : this._o.refresh, intervalMs: this._o.intervalMs,
+      });
+      this.displays.push(display);
+      this._external.push(dev);
+      display.start();
+      const name = `device-${i + 1}`;
+      this.registry.add({ name, kind: dev.real ? 'real' : 'emulated', description: dev.spec, display });
+      log(`${name}: ${dev.spec} (${dev.real ? 'real' : 'emulated'}), display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
+    });
   }
 
   private _labVm(g: GuestVm, display: VfioDisplay): LabVm {
@@ -144,6 +169,7 @@ export class Lab extends Disposable {
     await this._server?.close();
     this._server = undefined;
     for (const d of this.displays) d.dispose();
+    for (const dev of this._external) dev.close();
     await Promise.all(this.guests.map((g) => g.stop(1000).catch(() => undefined)));
     for (const g of this.guests) g.dispose();
     this.dispose();

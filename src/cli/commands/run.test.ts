@@ -52,6 +52,26 @@ describe('vgpu-display run', () => {
     }
   });
 
+  it('--device shows a device view-only beside (or instead of) the VMs', async () => {
+    const p = start(['--vms', '', '--device', 'emulated:bochs', '--port', '0']);
+    try {
+      const m = await waitForOutput(p, /open (http:\/\/127\.0\.0\.1:(\d+)\/\S*)/);
+      assert.match(p.out(), /device-1: emulated:bochs \(emulated\), display client dmabuf/);
+      const port = Number(m[2]);
+      const client = await TestClient.open(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` });
+      const hello = await client.next((x) => x.type === Msg.HELLO, 'HELLO', 0);
+      assert.match(JSON.stringify(hello), /device-1/);
+      client.close();
+      p.child.kill('SIGINT');
+      assert.equal(await p.exit, 0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+    const missing = start(['--device', '6d1b0c2e-6a0e-4f5b-9b7a-3a1e5f0c0009', '--port', '0']);
+    assert.equal(await missing.exit, 1);
+    assert.match(missing.out(), /ENOENT.*no mediated device/);
+  });
+
   it('refuses bad flags with exit code 2 and a message, before booting anything', async () => {
     for (const [args, re] of [
       [['--refresh', 'sometimes'], /--refresh/],

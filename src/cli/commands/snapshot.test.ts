@@ -7,7 +7,9 @@ import { Command } from 'commander';
 import { FONT_HEIGHT, FONT_WIDTH } from '../../guest/os/Font8x16.ts';
 import { ocrGrid } from '../../guest/os/TextOcr.ts';
 import { decodePng, type RgbaImage } from '../../render/Png.ts';
-import { register, takeSnapshot } from './snapshot.ts';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { captureDevice, register, takeSnapshot } from './snapshot.ts';
 
 /** The console text of a rendered frame. */
 function pngText(img: RgbaImage): string[] {
@@ -89,5 +91,25 @@ describe('vgpu-display snapshot', () => {
     register(program);
     await assert.rejects(program.parseAsync(['node', 'x', 'snapshot', '--device', 'emulated:gvt', '--scenario', 'nope', '--out', 'x.png']),
       /expected one of boot, desktop, fbcon-tty2, software/);
+  });
+});
+
+describe('snapshot without a scenario: the device as it is', () => {
+  it('captures the planes an emulated device shows (demo scanout) through QUERY/GET/mmap', async () => {
+    const c = await captureDevice('emulated:gvt', { demo: true });
+    const img = decodePng(c.png);
+    assert.equal(img.width, c.primary.width, 'PNG at guest resolution');
+    assert.equal(img.height, c.primary.height);
+    assert.equal(c.real, false);
+    assert.ok(c.primary.id > 0, 'a dma-buf id');
+  });
+
+  it('refuses a device that shows nothing, and a scenario on a non-emulated device, with a reason', async () => {
+    await assert.rejects(captureDevice('emulated:bochs'), /primary plane is off/);
+    const bin = fileURLToPath(new URL('../../../bin/vgpu-display.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'snapshot', '--device', '6d1b0c2e-6a0e-4f5b-9b7a-3a1e5f0c0009',
+      '--scenario', 'boot', '--out', '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--scenario boots a guest/);
   });
 });
