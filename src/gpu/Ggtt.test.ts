@@ -211,3 +211,21 @@ describe('Ggtt.validateRange (spec §3.5, B1)', () => {
     assert.equal(g.validateRange(1, MiB, 2 ** 53), false);
   });
 });
+
+describe('Ggtt translateRange memo', () => {
+  it('returns the same walk while the VM maps nothing, and a fresh one after any PTE write', () => {
+    const { g, a1 } = setup();
+    const base = a1.aperture.base;
+    const idx = base / 4096;
+    for (let i = 0; i < 4; i++) g.writePte(1, idx + i, (BigInt(100 + i) << 12n) | 1n);
+    const first = g.translateRange(1, base, 4 * 4096);
+    assert.deepEqual([...first!], [100, 101, 102, 103]);
+    assert.equal(g.translateRange(1, base, 4 * 4096), first, 'unchanged GGTT: the remembered walk');
+    g.writePte(1, idx + 2, (200n << 12n) | 1n);
+    const second = g.translateRange(1, base, 4 * 4096);
+    assert.notEqual(second, first);
+    assert.deepEqual([...second!], [100, 101, 200, 103], 'a remap is seen at once');
+    g.writePte(1, idx + 3, 0n);
+    assert.equal(g.translateRange(1, base, 4 * 4096), null, 'an unmapped page is seen at once');
+  });
+});

@@ -46,7 +46,13 @@ interface Slice {
   droppedWrites: number;
   invalidPtes: number;
   generation: number;
+  /** translateRange results by GMA, valid while `generation` equals `rangesGen`. */
+  readonly ranges: Map<number, { readonly size: number; readonly pages: Uint32Array }>;
+  rangesGen: number;
 }
+
+/** Ranges remembered per VM (primary, cursor and sprite, each double or triple buffered). */
+const RANGE_CACHE = 16;
 
 const NO_OWNER = -1;
 
@@ -127,6 +133,8 @@ export class Ggtt {
       droppedWrites: 0,
       invalidPtes: 0,
       generation: 0,
+      ranges: new Map(),
+      rangesGen: 0,
     };
     this._clearSlice(slice);
     this._slices.set(vmId, slice);
@@ -225,6 +233,7 @@ export class Ggtt {
   /**
    * The guest pages behind bytes [gma, gma + size), one per 4 KiB page, or null when any page does
    * not translate for vmId. Use it again at map time: the guest may remap between query and map.
+   * The array may be shared with earlier calls (see the memo below): callers must not modify it.
    */
   public translateRange(vmId: number, gma: number, size: number): Uint32Array | null {
     if (!Number.isInteger(gma) || !Number.isInteger(size) || gma < 0 || size <= 0 || gma % PAGE_SIZE !== 0) {
@@ -232,14 +241,31 @@ export class Ggtt {
     }
     const count = Math.ceil(size / PAGE_SIZE);
     if (gma / PAGE_SIZE + count > this.pageCount) return null;
+    // A guest maps its surfaces once and then flips without touching the GTT: while this VM's
+    // entries are unchanged (same generation), the walk is remembered, so a QUERY per refresh
+    // costs O(1) instead of O(pages). Any accepted PTE write of the VM drops the memo.
+    const s = this._slices.get(vmId);
+    if (s) {
+      if (s.rangesGen !== s.generation) {
+        s.ranges.clear();
+        s.rangesGen = s.generation;
+      }
+      const hit = s.ranges.get(gma);
+      if (hit && hit.size === size) return hit.pages;
+    }
     const out = new Uint32Array(count);
     for (let k = 0; k < count; k++) {
       const p = this.translate(vmId, gma + k * PAGE_SIZE);
       if (p < 0) return null;
       out[k] = p;
     }
+    if (s) {
+      if (s.ranges.size >= RANGE_CACHE) s.ranges.clear();
+      s.ranges.set(gma, { size, pages: out });
+    }
     return out;
   }
+
 
   /** GVT `vgpu_gmadr_is_valid`: the address lies in the VM's aperture or hidden slice. */
   public isValidGma(vmId: number, addr: number): boolean {
