@@ -18,6 +18,7 @@ declare function setTimeout(fn: () => void, ms: number): unknown;
 declare function clearTimeout(h: unknown): void;
 declare function setInterval(fn: () => void, ms: number): unknown;
 declare function clearInterval(h: unknown): void;
+const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
 
 /** Wall-clock time through the host's timers (works in Node, workers and browsers). */
 export class RealClock implements Clock {
@@ -25,6 +26,13 @@ export class RealClock implements Clock {
     return performance.now();
   }
   public setTimeout(fn: () => void, ms: number): IDisposable {
+    // "As soon as possible" (the event policy's coalescing refresh): Node clamps setTimeout to
+    // >= 1 ms, setImmediate runs after pending I/O with no clamp. Browsers have no setImmediate.
+    if (ms <= 0 && immediate) {
+      let live = true;
+      immediate(() => { if (live) fn(); });
+      return { dispose: () => { live = false; } };
+    }
     const h = setTimeout(fn, ms);
     return { dispose: () => clearTimeout(h) };
   }

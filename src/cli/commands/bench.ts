@@ -1,43 +1,27 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { formatDisplayBench, runDisplayBench } from '../../display/bench/DisplayBench.ts';
+import {
+  BENCH_SECTIONS, runBenchmarks, summaryMarkdown, writeReport, type BenchRunOptions, type BenchRunResult,
+} from '../../bench/BenchRun.ts';
+import type { BenchMode } from '../../bench/Sizes.ts';
+
+export { BENCH_SECTIONS };
 
 export interface BenchOptions {
-  readonly quick: boolean;
+  readonly quick?: boolean;
+  /** Test sizes (not offered on the command line). */
+  readonly tiny?: boolean;
   readonly flips?: number;
+  readonly only?: readonly string[];
 }
 
-/**
- * One part of `vgpu-display bench`. Each part adds its top-level keys to the JSON result and a
- * block to the text report; parts run in order.
- */
-export interface BenchSection {
-  readonly name: string;
-  run(opts: BenchOptions): { json: Record<string, unknown>; text: string };
-}
-
-export const BENCH_SECTIONS: BenchSection[] = [
-  {
-    name: 'display',
-    run: (o) => {
-      const r = runDisplayBench({ quick: o.quick, ...(o.flips !== undefined ? { flips: o.flips } : {}) });
-      return { json: { flipStorm: r.flipStorm, latencyMs: r.latencyMs }, text: formatDisplayBench(r) };
-    },
-  },
-];
-
-export function runBench(
-  opts: BenchOptions, log: (line: string) => void = () => {},
-): { json: Record<string, unknown>; text: string } {
-  const json: Record<string, unknown> = {};
-  const texts: string[] = [];
-  for (const s of BENCH_SECTIONS) {
-    log(`bench: ${s.name}…`);
-    const r = s.run(opts);
-    Object.assign(json, r.json);
-    texts.push(r.text);
-  }
-  return { json, text: texts.join('\n\n') };
+/** Run the benchmark sections (all, or `only`) at the size the options pick. */
+export function runBench(opts: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchRunResult> {
+  const mode: BenchMode = opts.tiny ? 'tiny' : opts.quick ? 'quick' : 'full';
+  const o: BenchRunOptions = {
+    mode, log, ...(opts.flips !== undefined ? { flips: opts.flips } : {}), ...(opts.only ? { only: opts.only } : {}),
+  };
+  return runBenchmarks(o);
 }
 
 function flipCount(v: string): number {
@@ -48,29 +32,60 @@ function flipCount(v: string): number {
   return n;
 }
 
+function sectionList(v: string): string[] {
+  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const known = BENCH_SECTIONS.map((s) => s.name);
+  const bad = names.filter((n) => !known.includes(n));
+  if (names.length === 0 || bad.length > 0) {
+    throw new InvalidArgumentError(`expected a comma-separated list of ${known.join(', ')}`);
+  }
+  return names;
+}
+
+export interface BenchCliOptions {
+  quick?: boolean;
+  json?: string | boolean;
+  flips?: number;
+  only?: string[];
+  report?: string | boolean;
+}
+
+/** The default report file of a mode: the committed full report, or a side file for --quick. */
+export function defaultReport(quick: boolean): string {
+  return quick ? 'bench/REPORT-quick.md' : 'bench/REPORT.md';
+}
+
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('benchmarks: flip storm (GETs, fds, bytes copied, per-refresh cost) and ' +
-      'flip → scanout latency per refresh policy')
-    .option('--quick', 'smaller sizes (finishes in well under a minute)')
+    .description('benchmarks, measured side by side in one run: flip storm, resolution sweep, latency, ' +
+      'density, remote display, memory; prints a summary and writes bench/REPORT.md with SVG charts')
+    .option('--quick', 'a one-minute version (smaller sizes, fewer runs); reports to bench/REPORT-quick.md')
     .option('--json [file]', 'JSON results to FILE, or to stdout (alone) when no FILE is given')
-    .option('--flips <n>', 'flips in the flip storm (default 100000)', flipCount)
-    .action((opts: { quick?: boolean; json?: string | boolean; flips?: number }) => {
+    .option('--flips <n>', 'flips in the flip storm (default 100000; 10000 with --quick)', flipCount)
+    .option('--only <sections>', `run only these sections (${BENCH_SECTIONS.map((s) => s.name).join(',')})`, sectionList)
+    .option('--report <file>', 'where to write the Markdown report (charts go to its charts/ folder)')
+    .option('--no-report', 'write no report')
+    .action(async (opts: BenchCliOptions) => {
+      const quick = opts.quick ?? false;
       const jsonToStdout = opts.json === true;
-      const { json, text } = runBench(
-        { quick: opts.quick ?? false, ...(opts.flips !== undefined ? { flips: opts.flips } : {}) },
+      const r = await runBench(
+        { quick, ...(opts.flips !== undefined ? { flips: opts.flips } : {}), ...(opts.only ? { only: opts.only } : {}) },
         (line) => process.stderr.write(`${line}\n`),
       );
-      const body = `${JSON.stringify(json, null, 2)}\n`;
-      if (jsonToStdout) {
-        process.stdout.write(body);
-        return;
-      }
-      process.stdout.write(`${text}\n`);
+      const body = `${JSON.stringify(r.json, null, 2)}\n`;
+      const out = jsonToStdout ? process.stderr : process.stdout;
+      if (jsonToStdout) process.stdout.write(body);
+      else out.write(`${r.text}\n`);
       if (typeof opts.json === 'string') {
         writeFileSync(opts.json, body);
-        process.stdout.write(`wrote ${opts.json}\n`);
+        out.write(`wrote ${opts.json}\n`);
       }
+      if (opts.report !== false) {
+        const file = typeof opts.report === 'string' ? opts.report : defaultReport(quick);
+        const files = writeReport(r, file);
+        out.write(`wrote ${file} (+ ${files.length - 1} charts)\n`);
+      }
+      if (!jsonToStdout) out.write(`\nREADME summary:\n\n${summaryMarkdown(r)}\n`);
     });
 }

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PolicyLatency } from './LatencyBench.ts';
+import { latencySection } from './sections/LatencySection.ts';
+import { tinyContext } from './sections/testing.ts';
+
+describe('latency bench (tiny, guest in a worker, real time)', () => {
+  it('samples flip → scanout and flip → wire for every policy', async () => {
+    const out = await latencySection.run(tinyContext());
+    const l = out.json.latencyMs as Record<string, PolicyLatency & { immediateClock?: PolicyLatency }>;
+    assert.deepEqual(Object.keys(l), ['timer30', 'timer16', 'event', 'dirty']);
+    for (const [name, x] of Object.entries(l)) {
+      assert.ok(x.samples > 0, `${name}: no flip reached scanout`);
+      assert.ok(x.p50 >= 0 && x.p99 >= x.p50, `${name}: p50 ${x.p50} p99 ${x.p99}`);
+      assert.equal((x.virtual?.samples ?? 0) + (x.virtual?.dropped ?? 0), 100, `${name}: virtual-time figures`);
+      assert.ok(Number.isFinite(x.hostTimerLateP99), `${name}: host timer lateness`);
+    }
+    // Event-driven policies show every flip; the event case also carries the setImmediate variant.
+    assert.equal(l.event!.dropped, 0);
+    assert.equal(l.dirty!.dropped, 0);
+    assert.ok(l.event!.immediateClock !== undefined && l.event!.immediateClock.samples > 0);
+    assert.equal(out.summary.length, 2);
+  });
+});

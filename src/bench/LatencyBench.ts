@@ -1,0 +1,206 @@
+import { WebSocket } from 'ws';
+import { RealClock, type Clock } from '../base/Clock.ts';
+import type { IDisposable } from '../base/Disposable.ts';
+import { LATENCY_CASES, measureAllLatencies, type LatencyStats } from '../display/bench/FlipLatency.ts';
+import type { RefreshPolicy } from '../display/VfioDisplay.ts';
+import { encodeAttach } from '../protocol/RemoteProtocol.ts';
+import { LabServer } from '../server/LabServer.ts';
+import { VmRegistry } from '../server/VmRegistry.ts';
+import { BenchVm } from './BenchVm.ts';
+import { wallNowMs } from './CpuClock.ts';
+import { mean, quantile, spread, type Spread } from './Stats.ts';
+import { Ticker } from './Ticker.ts';
+
+export type LatencyCaseName = 'timer30' | 'timer16' | 'event' | 'dirty';
+
+export interface LatencyOptions {
+  readonly reps: number;
+  /** Measured time per policy per run. */
+  readonly windowMs: number;
+  /** Time after attaching before measuring (the client receives all three buffers). */
+  readonly warmMs?: number;
+  readonly width?: number;
+  readonly height?: number;
+  /** Flips for the virtual-time figures (the display client's own bench; 0 = skip). */
+  readonly virtualFlips: number;
+  readonly log?: (line: string) => void;
+}
+
+/** One policy: medians over runs of each run's percentiles (ms). */
+export interface PolicyLatency {
+  /** flip latched → the display client's onScanout (real time, guest in a worker). */
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  /** flip latched → the first byte of the resulting update read by a local WebSocket client. */
+  readonly wireP50: number;
+  readonly wireP99: number;
+  readonly wireMean: number;
+  /** Flips that reached scanout / flips overtaken by the next one before the client saw them. */
+  readonly samples: number;
+  readonly dropped: number;
+  /**
+   * p99 of how late the host's 60 Hz vblank timer fired during the same windows (ms): the
+   * scheduling noise every sample above also carries.
+   */
+  readonly hostTimerLateP99: number;
+  readonly spread: { readonly p50: Spread; readonly p99: Spread; readonly wireP50: Spread; readonly wireP99: Spread };
+  /** The display client's virtual-time figures for the same case (no scheduling noise). */
+  readonly virtual?: LatencyStats;
+}
+
+export type LatencyResult = Record<LatencyCaseName, PolicyLatency> & {
+  /** Event policy on a clock whose 0 ms timeouts are setImmediate (RealClock's are ≥ 1 ms). */
+  readonly eventImmediate: PolicyLatency;
+};
+
+interface Case {
+  readonly name: LatencyCaseName | 'eventImmediate';
+  readonly policy: RefreshPolicy;
+  readonly intervalMs: number;
+  readonly clock: () => Clock;
+}
+
+/** RealClock, except that a 0 ms timeout runs on the next turn of the event loop. */
+class ImmediateClock extends RealClock {
+  public override setTimeout(fn: () => void, ms: number): IDisposable {
+    if (ms > 0) return super.setTimeout(fn, ms);
+    const h = setImmediate(fn);
+    return { dispose: () => clearImmediate(h) };
+  }
+}
+
+const CASES: readonly Case[] = [
+  ...(Object.keys(LATENCY_CASES) as LatencyCaseName[]).map((name) => ({
+    name, policy: LATENCY_CASES[name].policy, intervalMs: LATENCY_CASES[name].intervalMs, clock: () => new RealClock(),
+  })),
+  { name: 'eventImmediate', policy: 'event', intervalMs: 16, clock: () => new ImmediateClock() },
+];
+
+interface WindowRun {
+  scan: number[];
+  wire: number[];
+  dropped: number;
+  /** Lateness of the vblank timer's ticks in the window. */
+  timerLate: number[];
+}
+
+/** Where the vblank ticker reports its lateness while a window measures (undefined otherwise). */
+interface LateSink { list: number[] | undefined }
+
+/**
+ * Section 3, latency in real time: one guest in a worker flips between three buffers on a random
+ * half of its 60 Hz vblanks; for each refresh policy in turn, our display client (RealClock) shows
+ * it and the lab server mirrors it to a local WebSocket client. A sample is the time from the
+ * vblank that latched a flip to the client's onScanout, and to the first byte of the update read
+ * from the socket. Policies take turns within each run, so every run compares them under the same
+ * conditions.
+ */
+export async function runLatencyBench(o: LatencyOptions): Promise<LatencyResult> {
+  const vm = await BenchVm.boot({
+    name: 'latency', width: o.width ?? 1024, height: o.height ?? 768, buffers: 3, everyVblank: false, seed: 7,
+  });
+  const sink: LateSink = { list: undefined };
+  const vblanks = new Ticker(1000 / 60, (t) => {
+    vm.vblank();
+    sink.list?.push(t.started - t.scheduled);
+  }).start();
+  const vms = new VmRegistry();
+  const server = await LabServer.start({ vms, port: 0, statsIntervalMs: 0, heartbeatMs: 0, assets: new Map() });
+  const runs = new Map<string, WindowRun[]>(CASES.map((c) => [c.name, []]));
+  try {
+    for (let r = 0; r < o.reps; r++) {
+      for (const c of CASES) {
+        o.log?.(`  latency run ${r + 1}/${o.reps}: ${c.name}`);
+        runs.get(c.name)!.push(await measureWindow(vm, vms, server, c, r, o, sink));
+      }
+    }
+  } finally {
+    vblanks.dispose();
+    await server.close();
+    vm.dispose();
+  }
+  const virtual = o.virtualFlips > 0 ? measureAllLatencies(o.virtualFlips) : undefined;
+  const out: Record<string, PolicyLatency> = {};
+  for (const c of CASES) {
+    const v = c.name === 'eventImmediate' ? undefined : virtual?.[c.name];
+    out[c.name] = summarize(runs.get(c.name)!, v);
+  }
+  return out as LatencyResult;
+}
+
+function summarize(ws: WindowRun[], virtual: LatencyStats | undefined): PolicyLatency {
+  const q = (f: (w: WindowRun) => number): Spread => spread(ws.map(f), 3);
+  const p50 = q((w) => quantile(w.scan, 0.5));
+  const p99 = q((w) => quantile(w.scan, 0.99));
+  const wp50 = q((w) => quantile(w.wire, 0.5));
+  const wp99 = q((w) => quantile(w.wire, 0.99));
+  return {
+    p50: p50.median, p99: p99.median, mean: q((w) => mean(w.scan)).median,
+    wireP50: wp50.median, wireP99: wp99.median, wireMean: q((w) => mean(w.wire)).median,
+    samples: ws.reduce((s, w) => s + w.scan.length, 0),
+    dropped: ws.reduce((s, w) => s + w.dropped, 0),
+    hostTimerLateP99: q((w) => quantile(w.timerLate, 0.99)).median,
+    spread: { p50, p99, wireP50: wp50, wireP99: wp99 },
+    ...(virtual ? { virtual } : {}),
+  };
+}
+
+async function measureWindow(vm: BenchVm, vms: VmRegistry, server: LabServer, c: Case, rep: number,
+  o: LatencyOptions, sink: LateSink): Promise<WindowRun> {
+  const display = vm.createDisplay({ policy: c.policy, intervalMs: c.intervalMs, clock: c.clock() });
+  display.start();
+  if (display.policy !== c.policy) throw new Error(`latency: ${c.policy} fell back to ${display.policy}`);
+  const name = `lat-${c.name}-${rep}`;
+  vms.add({ name, kind: 'gvt', display });
+  const run: WindowRun = { scan: [], wire: [], dropped: 0, timerLate: [] };
+  let measuring = false;
+  let scanPending: number | undefined;
+  let wirePending: number | undefined;
+  const sub = display.console.onScanout(() => {
+    if (!measuring || scanPending === undefined) return;
+    run.scan.push(wallNowMs() - scanPending);
+    scanPending = undefined;
+  });
+  vm.onLatch = (t) => {
+    if (!measuring) return;
+    if (scanPending !== undefined) run.dropped++;
+    scanPending = t;
+    wirePending = t;
+  };
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?stats=0`, { perMessageDeflate: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
+    // The first byte of whatever the server sends after a latch: nothing else is sent (no STATS,
+    // no heartbeat, no EVENTs), so each burst belongs to a display update.
+    socket.on('data', () => {
+      if (!measuring || wirePending === undefined) return;
+      run.wire.push(wallNowMs() - wirePending);
+      wirePending = undefined;
+    });
+    ws.send(encodeAttach(name));
+    await sleep(o.warmMs ?? 700);
+    measuring = true;
+    sink.list = run.timerLate;
+    await sleep(o.windowMs);
+    measuring = false;
+    sink.list = undefined;
+  } finally {
+    vm.onLatch = undefined;
+    sub.dispose();
+    ws.terminate();
+    vms.remove(name);
+    display.dispose();
+  }
+  return run;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export const LATENCY_CASE_NAMES: readonly LatencyCaseName[] = ['timer30', 'timer16', 'event', 'dirty'];
