@@ -32,6 +32,8 @@ step() { # name note command...
 	[ "$rc" = 0 ] || failed=$((failed + 1))
 }
 
+# Loopback for `run --device` (the lab server and a viewer on 127.0.0.1 inside the VM).
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null || say "bringing up lo FAILED"
 insmod /lib/modules/mbochs.ko && insmod /lib/modules/mdpy.ko || { say "insmod FAILED"; exit 1; }
 create mbochs $MBOCHS_TYPE $MBOCHS
 create mdpy mdpy-vga $MDPY
@@ -66,6 +68,7 @@ if swap_rw; then
 	say "mbochs swapped for the O_RDWR lab build"
 	step snapshot-mbochs "pattern -> dma-buf -> PNG (O_RDWR mbochs)" node $JS/test/kernel/vm/snapshot.js $MBOCHS
 	step display-mbochs "display client: modes, pan, cache, pixels" node $JS/test/kernel/vm/display.js $MBOCHS
+	step cli-device-mbochs "snapshot --device UUID; run --device UUID to a viewer" node $JS/test/kernel/vm/cli-device.js $MBOCHS
 else
 	say "swapping in the O_RDWR mbochs FAILED"
 	printf 'swap-mbochs-rw\t1\t0\tremove/rmmod/insmod failed\n' >>"$RESULTS/summary.tsv"
