@@ -404,6 +404,9 @@ export class VfioDisplay extends Disposable {
 
   // ---- dma-buf path ---------------------------------------------------------------------------
 
+  /** Set by `_acquire`: its last call inserted a new cache entry. */
+  private _fetched = false;
+
   private _refreshDmabuf(): void {
     const q = this._qPrimary;
     this._queries++;
@@ -421,25 +424,11 @@ export class VfioDisplay extends Disposable {
       this._primaryOn = false;
       this.console.setStatus('plane-disabled', 'the guest disabled the primary plane (last frame kept)');
     } else {
-      let e = this._cache.lookup(q.id);
-      if (e !== undefined && !sameGeometry(e.buffer, q)) {
-        // The same id now describes another layout: drop ours (after it stops being shown).
-        this._cache.remove(e.id);
-        if (e !== this._primary && e !== this._cursor) this._release(e);
-        e = undefined;
-      }
-      if (e !== undefined) {
-        this._hits++;
-      } else {
-        const got = this._fetch(q, PlaneType.PRIMARY);
-        if (typeof got === 'number') {
-          if (got === 0) return; // retry scheduled
-          this._primaryOn = false;
-        } else {
-          e = got;
-          inserted = true;
-        }
-      }
+      const got = this._acquire(q, PlaneType.PRIMARY);
+      if (got === 0) return; // retry scheduled
+      const e = typeof got === 'number' ? undefined : got;
+      if (e === undefined) this._primaryOn = false;
+      else if (this._fetched) inserted = true;
       if (e !== undefined) {
         if (e !== this._primary || !this._primaryOn) {
           const old = this._primary;
@@ -463,6 +452,28 @@ export class VfioDisplay extends Disposable {
     } else {
       this._update(this._primary.full);
     }
+  }
+
+  /**
+   * The cache entry for the buffer `q` names: a hit (no GET, no new fd), or GET + mmap of an id
+   * never seen or whose layout changed under the same id. Same return values as `_fetch`;
+   * `_fetched` tells whether an entry was inserted (the caller then runs eviction). One path for
+   * the primary and the cursor plane: they share one cache, as in QEMU.
+   */
+  private _acquire(q: PlaneQuery, planeType: number): CacheEntry | number {
+    let e = this._cache.lookup(q.id);
+    if (e !== undefined && !sameGeometry(e.buffer, q)) {
+      // The same id now describes another layout: drop ours (after it stops being shown).
+      this._cache.remove(e.id);
+      if (e !== this._primary && e !== this._cursor) this._release(e);
+      e = undefined;
+    }
+    this._fetched = e === undefined;
+    if (e !== undefined) {
+      this._hits++;
+      return e;
+    }
+    return this._fetch(q, planeType);
   }
 
   /**
@@ -536,24 +547,12 @@ export class VfioDisplay extends Disposable {
       this._hideCursor();
       return false;
     }
-    let inserted = false;
-    let e = this._cache.lookup(q.id);
-    if (e !== undefined && !sameGeometry(e.buffer, q)) {
-      this._cache.remove(e.id);
-      if (e !== this._primary && e !== this._cursor) this._release(e);
-      e = undefined;
+    const e = this._acquire(q, PlaneType.CURSOR);
+    if (typeof e === 'number') {
+      if (e !== 0) this._hideCursor();
+      return false;
     }
-    if (e !== undefined) {
-      this._hits++;
-    } else {
-      const got = this._fetch(q, PlaneType.CURSOR);
-      if (typeof got === 'number') {
-        if (got !== 0) this._hideCursor();
-        return false;
-      }
-      e = got;
-      inserted = true;
-    }
+    const inserted = this._fetched;
     const hx = q.xHot;
     const hy = q.yHot;
     const isNew = e !== this._cursor;
