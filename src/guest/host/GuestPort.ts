@@ -1,3 +1,4 @@
+import type { GuestStatus } from '../os/GuestOs.ts';
 import type { RegisterWindow } from '../os/RegisterWindow.ts';
 import { Ctl, GuestChannel, GuestState, St } from './GuestChannel.ts';
 
@@ -8,22 +9,8 @@ export class GuestStoppedError extends Error {
   }
 }
 
-/** The numbers a guest publishes (see St). */
-export interface PublishedStatus {
-  readonly booted: boolean;
-  readonly activeVt: number;
-  readonly vblanks: number;
-  readonly flips: number;
-  readonly framesRendered: number;
-  readonly sessionRunning: boolean;
-  readonly animating: boolean;
-  readonly width: number;
-  readonly height: number;
-  readonly format: number;
-  readonly tiling: 'linear' | 'x' | 'y';
-  readonly frontId: number;
-  readonly content: number;
-}
+/** The numbers a guest publishes (see St): the guest OS's own status. */
+export type PublishedStatus = GuestStatus;
 
 const TILING_CODE = { linear: 0, x: 1, y: 2 } as const;
 

@@ -7,6 +7,7 @@ import type { GuestMemory } from '../../gpu/GuestMemory.ts';
 import { layoutForModifier } from '../../kms/Tiling.ts';
 import type { PlaneDecode } from '../../vgpu/Plane.ts';
 import { driverKinds } from '../os/Drivers.ts';
+import type { GuestStatus } from '../os/GuestOs.ts';
 import { charKey, KEY } from '../os/Evdev.ts';
 import { Surface } from '../os/Surface.ts';
 import { surfaceText } from '../os/TextOcr.ts';
@@ -57,21 +58,8 @@ export interface VmExit {
 }
 
 /** The guest's published status plus what the host knows about it. */
-export interface VmStatus {
+export interface VmStatus extends GuestStatus {
   readonly state: VmState;
-  readonly booted: boolean;
-  readonly activeVt: number;
-  readonly vblanks: number;
-  readonly flips: number;
-  readonly framesRendered: number;
-  readonly sessionRunning: boolean;
-  readonly animating: boolean;
-  readonly width: number;
-  readonly height: number;
-  readonly format: number;
-  readonly tiling: 'linear' | 'x' | 'y';
-  readonly frontId: number;
-  readonly content: number;
   readonly heartbeat: number;
   readonly vblanksDelivered: number;
   readonly vblankAck: number;
