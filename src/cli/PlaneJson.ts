@@ -1,5 +1,6 @@
 import { formatName } from '../kms/Fourcc.ts';
 import { modifierName } from '../kms/Modifier.ts';
+import type { PlaneSnapshot } from '../display/PlaneQuery.ts';
 
 /** A plane as the CLI's --json outputs describe it (probe, snapshot): one shape everywhere. */
 export interface PlaneJson {
@@ -22,20 +23,8 @@ export interface PlaneJson {
   readonly hotY: number | null;
 }
 
-export interface PlaneFields {
-  readonly id: number;
-  readonly drmFormat: number;
-  readonly modifier: bigint;
-  readonly width: number;
-  readonly height: number;
-  readonly stride: number;
-  readonly size: number;
-  /** u32 as the ABI reports them; read here as two's complement. */
-  readonly xPos: number;
-  readonly yPos: number;
-  readonly xHot: number;
-  readonly yHot: number;
-}
+/** The fields of a plane the JSON needs: a QUERY answer as the display client records it. */
+export type PlaneFields = Omit<PlaneSnapshot, 'planeType' | 'result'>;
 
 const unknown = (v: number): number | null => (v >>> 0 === 0xffffffff ? null : v >>> 0);
 
