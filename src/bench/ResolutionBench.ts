@@ -1,5 +1,5 @@
 import { VirtualClock } from '../base/Clock.ts';
-import { GvtGuest } from '../display/testing/GvtGuest.ts';
+import { GvtGuest } from '../testkit/GvtGuest.ts';
 import { PlaneQuery } from '../display/PlaneQuery.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { GuestMemory, PAGE_SIZE } from '../gpu/GuestMemory.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
-import { asGvt, gvtFlip, gvtPrimary, mapGtt } from '../vfio/testing/Fixtures.ts';
+import { asGvt, gvtFlip, gvtPrimary, mapGtt } from '../testkit/VfioFixtures.ts';
 import { PlaneExporter } from './PlaneExporter.ts';
 
 function setup(capacity = 2) {

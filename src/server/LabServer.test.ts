@@ -11,11 +11,11 @@ import { CloseCode, ErrorCode } from './ClientSession.ts';
 import { LabServer, type LabServerOptions } from './LabServer.ts';
 import { MAX_CHUNK_BYTES, NO_BUFFER } from './VmChannel.ts';
 import { VmRegistry, type LabVm } from './VmRegistry.ts';
-import { bochsMode, bochsPan } from '../vfio/testing/Fixtures.ts';
+import { bochsMode, bochsPan } from '../testkit/VfioFixtures.ts';
 import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
 import { DISPI, dispiOffset } from '../vgpu/bochs/BochsRegisters.ts';
-import { doubleBuffered, emulatedVm, flip, gvtVm, type TestVm } from './testing/LabRig.ts';
-import { TestClient } from './testing/TestClient.ts';
+import { doubleBuffered, emulatedVm, flip, gvtVm, type TestVm } from '../testkit/node/LabRig.ts';
+import { TestClient } from '../testkit/node/TestClient.ts';
 
 const ASSETS = new Map([
   ['/', { body: new TextEncoder().encode('<!doctype html><title>viewer</title>'), type: 'text/html; charset=utf-8' }],

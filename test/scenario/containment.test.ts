@@ -11,7 +11,7 @@ import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
 import { bootToPrompt, newVm, primary, stepUntil, type } from './Scenario.ts';
 
 const GARBAGE = new URL('./fixtures/Garbage.ts', import.meta.url);
-const HANG = new URL('../../src/guest/host/fixtures/Hang.ts', import.meta.url);
+const HANG = new URL('../../src/testkit/guest/Hang.ts', import.meta.url);
 
 async function flippingVm(host: EmulatedHost, kind: 'gvt' | 'bochs', name: string): Promise<GuestVm> {
   const g = newVm(host, kind, { name, monitor: { width: 640, height: 480 } });

@@ -5,7 +5,7 @@ import { GuestMemory } from '../../gpu/GuestMemory.ts';
 import type { MmioTarget } from './HostPort.ts';
 import { Vm, type VmExit } from './Vm.ts';
 
-const fixture = (name: string): URL => new URL(`./fixtures/${name}.ts`, import.meta.url);
+const fixture = (name: string): URL => new URL(`../../testkit/guest/${name}.ts`, import.meta.url);
 
 class Recorder implements MmioTarget {
   public readonly writes: Array<[number, number, number | bigint]> = [];

@@ -1,6 +1,6 @@
-import type { Vgpu } from '../../vfio/EmulatedHost.ts';
-import type { BochsDevice } from '../../vgpu/bochs/BochsDevice.ts';
-import { DISPI, DISPI_ENABLE, dispiOffset } from '../../vgpu/bochs/BochsRegisters.ts';
+import type { Vgpu } from '../vfio/EmulatedHost.ts';
+import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
+import { DISPI, DISPI_ENABLE, dispiOffset } from '../vgpu/bochs/BochsRegisters.ts';
 import { GvtGuest } from './GvtGuest.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { IDisposable } from '../../base/Disposable.ts';
-import type { Clock } from '../../base/Clock.ts';
+import type { IDisposable } from '../base/Disposable.ts';
+import type { Clock } from '../base/Clock.ts';
 
 declare const performance: { now(): number };
 

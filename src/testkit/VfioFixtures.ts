@@ -1,12 +1,12 @@
-import { PAGE_SIZE } from '../../gpu/GuestMemory.ts';
-import { DISPI, DISPI_ENABLE, dispiOffset } from '../../vgpu/bochs/BochsRegisters.ts';
-import type { BochsDevice } from '../../vgpu/bochs/BochsDevice.ts';
-import type { GvtDevice } from '../../vgpu/gvt/GvtDevice.ts';
+import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
+import { DISPI, DISPI_ENABLE, dispiOffset } from '../vgpu/bochs/BochsRegisters.ts';
+import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
+import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import {
   CUR_BASE, CUR_CTL, CUR_POS, GTT_BASE, PIPECONF, PIPECONF_ENABLE, PIPESRC, PLANE_CTL, PLANE_FORMAT,
   PLANE_STRIDE, PLANE_SURF, curPosValue, pipesrcValue, planeCtlValue,
-} from '../../vgpu/gvt/GvtRegisters.ts';
-import type { Vgpu } from '../EmulatedHost.ts';
+} from '../vgpu/gvt/GvtRegisters.ts';
+import type { Vgpu } from '../vfio/EmulatedHost.ts';
 
 /**
  * Test fixtures that act as a guest driver in a few register writes. They program the device

@@ -1,5 +1,5 @@
-import { ForwardingSys } from '../../vfio/ForwardingSys.ts';
-import type { Sys } from '../../vfio/Sys.ts';
+import { ForwardingSys } from '../vfio/ForwardingSys.ts';
+import type { Sys } from '../vfio/Sys.ts';
 
 /** Decides a fault for one ioctl: return a negative errno to fail it, undefined to pass it on. */
 export type IoctlFault = (fd: number, request: number, arg: Uint8Array) => number | undefined;

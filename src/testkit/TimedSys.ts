@@ -1,5 +1,5 @@
-import { ForwardingSys } from '../../vfio/ForwardingSys.ts';
-import type { Mapping, Sys } from '../../vfio/Sys.ts';
+import { ForwardingSys } from '../vfio/ForwardingSys.ts';
+import type { Mapping, Sys } from '../vfio/Sys.ts';
 import { wallNow } from './TimedClock.ts';
 
 /**

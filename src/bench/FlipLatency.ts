@@ -1,9 +1,9 @@
-import { VirtualClock } from '../../base/Clock.ts';
-import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
-import { emulatedPageResolver } from '../EmulatedPages.ts';
-import { GvtGuest } from '../testing/GvtGuest.ts';
-import { VfioDisplay, type RefreshPolicy } from '../VfioDisplay.ts';
-import { round } from './FlipStorm.ts';
+import { VirtualClock } from '../base/Clock.ts';
+import { EmulatedHost } from '../vfio/EmulatedHost.ts';
+import { emulatedPageResolver } from '../display/EmulatedPages.ts';
+import { GvtGuest } from '../testkit/GvtGuest.ts';
+import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
+import { round } from './Stats.ts';
 
 export interface LatencyStats {
   readonly p50: number;

@@ -1,9 +1,9 @@
-import type { IDisposable } from '../../base/Disposable.ts';
-import type { Clock } from '../../base/Clock.ts';
-import { PlaneType } from '../../kms/PlaneType.ts';
-import { VFIO_DEVICE_GET_GFX_DMABUF, VFIO_GFX_PLANE_TYPE_DMABUF } from '../../vfio/Abi.ts';
-import { PROT_READ, type Sys } from '../../vfio/Sys.ts';
-import { PlaneQuery } from '../PlaneQuery.ts';
+import type { IDisposable } from '../base/Disposable.ts';
+import type { Clock } from '../base/Clock.ts';
+import { PlaneType } from '../kms/PlaneType.ts';
+import { VFIO_DEVICE_GET_GFX_DMABUF, VFIO_GFX_PLANE_TYPE_DMABUF } from '../vfio/Abi.ts';
+import { PROT_READ, type Sys } from '../vfio/Sys.ts';
+import { PlaneQuery } from '../display/PlaneQuery.ts';
 
 /**
  * The baseline the cache is measured against: a client with no dma-buf cache (kmsgrab style).

@@ -1,10 +1,10 @@
 import { VirtualClock } from '../../base/Clock.ts';
 import { PAGE_SIZE } from '../../gpu/GuestMemory.ts';
-import { GvtGuest, type GuestBuffer } from '../../display/testing/GvtGuest.ts';
+import { GvtGuest, type GuestBuffer } from '../GvtGuest.ts';
 import { VfioDisplay } from '../../display/VfioDisplay.ts';
 import { EmulatedHost, type Vgpu } from '../../vfio/EmulatedHost.ts';
 import type { Clock } from '../../base/Clock.ts';
-import type { LabVm, PointerInput } from '../VmRegistry.ts';
+import type { LabVm, PointerInput } from '../../server/VmRegistry.ts';
 
 /** A LabVm over an emulated GVT vGPU, recording the input routed to it. */
 export interface TestVm extends LabVm {

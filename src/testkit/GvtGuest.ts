@@ -1,14 +1,14 @@
-import type { DirtyLog } from '../../gpu/DirtyLog.ts';
-import { PAGE_SIZE, type GuestMemory } from '../../gpu/GuestMemory.ts';
-import { DRM_FORMAT, formatInfo } from '../../kms/Fourcc.ts';
-import { LINEAR, X_TILED, Y_TILED, tiledOffset, tileRoundedHeight, type TileLayout } from '../../kms/Tiling.ts';
-import type { Vgpu } from '../../vfio/EmulatedHost.ts';
-import type { GvtDevice } from '../../vgpu/gvt/GvtDevice.ts';
+import type { DirtyLog } from '../gpu/DirtyLog.ts';
+import { PAGE_SIZE, type GuestMemory } from '../gpu/GuestMemory.ts';
+import { DRM_FORMAT, formatInfo } from '../kms/Fourcc.ts';
+import { LINEAR, X_TILED, Y_TILED, tiledOffset, tileRoundedHeight, type TileLayout } from '../kms/Tiling.ts';
+import type { Vgpu } from '../vfio/EmulatedHost.ts';
+import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import {
   CURSOR_MODE, CURSOR_X_HOT, CURSOR_Y_HOT, CUR_BASE, CUR_CTL, CUR_POS, GTT_BASE, PIPECONF,
   PIPECONF_ENABLE, PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_STRIDE, PLANE_SURF, PLANE_TILING,
   curPosValue, gttPte, pipesrcValue, planeCtlValue,
-} from '../../vgpu/gvt/GvtRegisters.ts';
+} from '../vgpu/gvt/GvtRegisters.ts';
 
 export type GuestTiling = 'linear' | 'x' | 'y' | 'yf';
 
