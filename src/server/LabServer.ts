@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IDisposable } from '../base/Disposable.ts';
 import type { ClientStats } from '../protocol/InspectorData.ts';
+import { ScanoutModel, type ScanoutPreset } from '../render/ScanoutModel.ts';
 import { Msg, PROTOCOL_VERSION, encodeJson } from '../protocol/RemoteProtocol.ts';
 import { AccessPolicy, TOKEN_COOKIE, isLoopbackAddress } from './AccessPolicy.ts';
 import { ClientSession, CloseCode, ERROR_BUDGET, MAX_CLIENT_MESSAGE, type SessionHost } from './ClientSession.ts';
@@ -37,6 +38,8 @@ export interface LabServerOptions {
   readonly allowedOrigins?: readonly string[];
   /** Host names besides loopback and the listen address served without a token. */
   readonly allowedHosts?: readonly string[];
+  /** The host KMS device the inspector's direct-scanout verdict is about. Default 'i915-like'. */
+  readonly scanoutHost?: ScanoutPreset;
   /** Where log lines go. Default: nowhere. */
   readonly log?: (line: string) => void;
 }
@@ -106,6 +109,7 @@ export class LabServer implements SessionHost {
   private _port = 0;
   private readonly _sessions = new Set<ClientSession>();
   private readonly _channels = new Map<LabVm, VmChannel>();
+  private readonly _scanoutModel: ScanoutModel;
   private readonly _subs: IDisposable[] = [];
   private readonly _timers: ReturnType<typeof setInterval>[] = [];
   private _nextId = 1;
@@ -136,6 +140,7 @@ export class LabServer implements SessionHost {
     });
     this._log = opts.log ?? (() => {});
     this._assets = opts.assets;
+    this._scanoutModel = ScanoutModel.preset(opts.scanoutHost ?? 'i915-like');
   }
 
   /** Construct and listen. */
@@ -269,7 +274,7 @@ export class LabServer implements SessionHost {
   public channelFor(vm: LabVm): VmChannel {
     let ch = this._channels.get(vm);
     if (ch === undefined) {
-      ch = new VmChannel(vm);
+      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel });
       this._channels.set(vm, ch);
     }
     return ch;
