@@ -304,7 +304,7 @@ export class VmChannel extends Disposable {
   public override dispose(): void {
     if (this.isDisposed) return;
     super.dispose();
-    for (const s of this._shadows.values()) s.alive = false;
+    for (const s of this._shadows.values()) s.retire();
     this._shadows.clear();
     this._byRemote.clear();
     this._claims.clear();
@@ -370,7 +370,7 @@ export class VmChannel extends Disposable {
   private _release(b: DisplayBuffer): void {
     const s = this._shadows.get(b);
     if (s === undefined) return;
-    s.alive = false;
+    s.retire();
     this._bytesHashedReleased += s.bytesHashed;
     this._shadows.delete(b);
     this._byRemote.delete(s.remoteId);
