@@ -4,8 +4,6 @@ import type { DisplayBuffer, Rect } from '../display/DisplayBuffer.ts';
 import type { CursorShape, DisplayStatus } from '../display/DisplayConsole.ts';
 import type { PlaneSnapshot } from '../display/PlaneQuery.ts';
 import type { CacheEntryInfo, DisplayStats } from '../display/VfioDisplay.ts';
-import { formatName } from '../kms/Fourcc.ts';
-import { modifierName } from '../kms/Modifier.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
 import type {
   ChannelEventBody, ChannelStats, DirectScanout, InspectorEvent, VmStats, Wire,
@@ -182,7 +180,7 @@ export class VmChannel extends Disposable {
     if (p === undefined) return undefined;
     const v = this._verdict;
     if (v !== undefined && v.primary === p && v.cursor === this._cursor) return v.value;
-    const value = directScanout(this._model, p.buffer, this._cursor.shadow?.buffer);
+    const value = this._model.verdict(p.buffer, this._cursor.shadow?.buffer);
     this._verdict = { primary: p, cursor: this._cursor, value };
     return value;
   }
@@ -448,29 +446,6 @@ export function statusFor(s: DisplayStatus, everShown: boolean): [StatusCode, st
     case 'vm-stopped':
       return [StatusCode.VM_STOPPED, s.message];
   }
-}
-
-/** The direct-scanout verdict for `primary` (with `cursor` shown) on `model`'s host planes. */
-export function directScanout(model: ScanoutModel, primary: DisplayBuffer, cursor?: DisplayBuffer): DirectScanout {
-  const host = model.device.name;
-  const plan = model.atomicTest({ primary, cursor });
-  const on = plan.planes.find((p) => p.source === 'primary');
-  const what = `${primary.width}x${primary.height} ${formatName(primary.drmFormat)} ${modifierName(primary.modifier)}`;
-  if (on !== undefined) {
-    return {
-      direct: true, host, plane: on.planeId,
-      sentence: `direct scanout: yes, host plane ${on.planeId} (${on.planeType}) of ${host} can show this ${what} ` +
-        'buffer as it is',
-    };
-  }
-  const why = plan.composited.find((c) => c.role === 'primary');
-  const cursorWhy = plan.composited.find((c) => c.role === 'cursor');
-  const reason = why === undefined ? 'no host plane takes it'
-    : why.code === 'with-cursor' && cursorWhy !== undefined ? `${why.reason} (${cursorWhy.reason})` : why.reason;
-  return {
-    direct: false, host, code: why?.code,
-    sentence: `direct scanout: no, ${reason}; the ${what} buffer must be composed`,
-  };
 }
 
 /** A value as STATS carries it (bigints as hex strings). */
