@@ -8,9 +8,10 @@ import { PlaneType } from '../kms/PlaneType.ts';
 import type {
   ChannelEventBody, ChannelStats, DirectScanout, InspectorEvent, VmStats, Wire,
 } from '../protocol/InspectorData.ts';
-import { BUFFER_DATA_HEADER, Msg, StatusCode } from '../protocol/RemoteProtocol.ts';
+import { StatusCode } from '../protocol/RemoteProtocol.ts';
 import { ScanoutModel } from '../render/ScanoutModel.ts';
-import { BLOCK_SIZE, BufferShadow } from './BufferShadow.ts';
+import { BufferShadow } from './BufferShadow.ts';
+import { CHUNK_BLOCKS, ChunkCache, MAX_CHUNK_BYTES } from './ChunkCache.ts';
 import type { LabVm } from './VmRegistry.ts';
 
 /**
@@ -20,11 +21,7 @@ import type { LabVm } from './VmRegistry.ts';
 export const NO_BUFFER = 0;
 /** Remote ids handed out when a buffer's dmabuf_id is still in use (region index reuse, …). */
 const ALT_ID_BASE = 0x80000000;
-/** At most this many blocks (bytes / 4 KiB) per BUFFER_DATA message: 256 KiB of pixels. */
-export const CHUNK_BLOCKS = 64;
-export const MAX_CHUNK_BYTES = CHUNK_BLOCKS * BLOCK_SIZE;
-/** The payload starts 12 bytes into the allocation so it is word-aligned for hashing. */
-const PAD = 3;
+export { CHUNK_BLOCKS, MAX_CHUNK_BYTES };
 
 /** An inspector event as the channel builds it (the EVENT payload). */
 export type ChannelEvent = Extract<InspectorEvent, { readonly vm: string }>;
@@ -51,12 +48,6 @@ export interface ChannelStatus {
 
 /** The VM part of STATS as this server builds it (bigints as hex strings). */
 export type LabVmStats = VmStats<Wire<DisplayStats>, Wire<CacheEntryInfo>, Wire<PlaneSnapshot>>;
-
-interface CachedChunk {
-  readonly shadow: BufferShadow;
-  readonly gen: number;
-  readonly bytes: Uint8Array;
-}
 
 export interface VmChannelOptions {
   /** Encoded BUFFER_DATA messages kept for reuse by other clients of this VM. Default 8 MiB. */
@@ -107,11 +98,7 @@ export class VmChannel extends Disposable {
   /** Remote ids clients still hold (or have yet to release), with how many hold each. */
   private readonly _claims = new Map<number, number>();
   private _clients = 0;
-  private readonly _chunks = new Map<string, CachedChunk>();
-  private _chunkBytes = 0;
-  private readonly _chunkLimit: number;
-  private _chunkHits = 0;
-  private _chunkMisses = 0;
+  private readonly _chunks: ChunkCache;
   private _nextAlt = ALT_ID_BASE;
   private _flushQueued = false;
   private _everShown = false;
@@ -122,7 +109,7 @@ export class VmChannel extends Disposable {
   public constructor(vm: LabVm, options: VmChannelOptions = {}) {
     super();
     this.vm = vm;
-    this._chunkLimit = options.chunkCacheBytes ?? 8 * 1024 * 1024;
+    this._chunks = new ChunkCache(options.chunkCacheBytes ?? 8 * 1024 * 1024);
     this._now = options.now ?? Date.now;
     this._model = options.scanoutModel ?? ScanoutModel.preset('i915-like');
     const c = vm.display.console;
@@ -223,7 +210,7 @@ export class VmChannel extends Disposable {
   }
 
   public get chunkCache(): ChannelStats['chunkCache'] {
-    return { entries: this._chunks.size, bytes: this._chunkBytes, hits: this._chunkHits, misses: this._chunkMisses };
+    return this._chunks.stats;
   }
 
   public get stats(): ChannelStats {
@@ -247,44 +234,9 @@ export class VmChannel extends Disposable {
 
   // ---- the remote protocol's shared messages -------------------------------------------------
 
-  /**
-   * A BUFFER_DATA message for blocks [first, last) of `shadow`, shared between clients while
-   * the shadow's content versions stay the same. The caller records `shadow.version[first..last)`
-   * as what the client now has. Undefined when the buffer is gone.
-   */
+  /** A BUFFER_DATA message for blocks [first, last) of `shadow`, shared by this VM's clients. */
   public chunk(shadow: BufferShadow, first: number, last: number): Uint8Array | undefined {
-    if (!shadow.alive) return undefined;
-    const key = `${shadow.remoteId}:${first}:${last}`;
-    const hit = this._chunks.get(key);
-    if (hit !== undefined && hit.shadow === shadow && hit.gen === shadow.gen) {
-      this._chunkHits++;
-      // Most recently used goes last.
-      this._chunks.delete(key);
-      this._chunks.set(key, hit);
-      return hit.bytes;
-    }
-    this._chunkMisses++;
-    const start = shadow.blockStart(first);
-    const len = shadow.blockEnd(last - 1) - start;
-    // allocUnsafeSlow: no zero-fill (every byte is written) and never a pooled slice, so the
-    // payload at byte 12 is word-aligned.
-    const raw = Buffer.allocUnsafeSlow(PAD + BUFFER_DATA_HEADER + len);
-    if (!shadow.read(first, last, raw, PAD + BUFFER_DATA_HEADER)) return undefined;
-    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    raw[PAD] = Msg.BUFFER_DATA;
-    v.setUint32(PAD + 1, shadow.remoteId, true);
-    v.setUint32(PAD + 5, start, true);
-    const bytes = raw.subarray(PAD);
-    if (hit !== undefined) this._dropChunk(key, hit);
-    if (bytes.byteLength <= this._chunkLimit) {
-      this._chunks.set(key, { shadow, gen: shadow.gen, bytes });
-      this._chunkBytes += bytes.byteLength;
-      for (const [k, e] of this._chunks) {
-        if (this._chunkBytes <= this._chunkLimit) break;
-        this._dropChunk(k, e);
-      }
-    }
-    return bytes;
+    return this._chunks.get(shadow, first, last);
   }
 
   /** Scan now instead of at the end of the microtask (tests, and before a client's first pump). */
@@ -307,7 +259,6 @@ export class VmChannel extends Disposable {
     this._byRemote.clear();
     this._claims.clear();
     this._chunks.clear();
-    this._chunkBytes = 0;
     this._primary = undefined;
     this._cursor = NO_CURSOR;
     this._verdict = undefined;
@@ -375,7 +326,7 @@ export class VmChannel extends Disposable {
     if (this._primary === s) this._primary = undefined;
     if (this._cursor.shadow === s) this._cursor = { shadow: undefined, hotX: 0, hotY: 0 };
     if (this._verdict?.primary === s) this._verdict = undefined;
-    for (const [k, e] of this._chunks) if (e.shadow === s) this._dropChunk(k, e);
+    this._chunks.forget(s);
     this._event(() => ({ kind: 'release', id: b.id, remoteId: s.remoteId }));
     this._onRelease.fire(s);
     this._schedule();
@@ -406,11 +357,6 @@ export class VmChannel extends Disposable {
       this._nextAlt = alt >= 0xffffffff ? ALT_ID_BASE : alt + 1;
       if (!this._busy(alt)) return alt;
     }
-  }
-
-  private _dropChunk(key: string, e: CachedChunk): void {
-    this._chunks.delete(key);
-    this._chunkBytes -= e.bytes.byteLength;
   }
 
   private _event(make: () => ChannelEventBody): void {
