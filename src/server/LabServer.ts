@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IDisposable } from '../base/Disposable.ts';
-import type { ClientStats } from '../protocol/InspectorData.ts';
+import type { ClientStats, InspectorEvent } from '../protocol/InspectorData.ts';
 import { ScanoutModel, type ScanoutPreset } from '../render/ScanoutModel.ts';
 import { Msg, PROTOCOL_VERSION, encodeJson } from '../protocol/RemoteProtocol.ts';
 import { AccessPolicy, TOKEN_COOKIE, isLoopbackAddress } from './AccessPolicy.ts';
@@ -401,7 +401,8 @@ export class LabServer implements SessionHost {
   // ---- VM list, stats, heartbeat ----------------------------------------------------------------
 
   private _vmsChanged(): void {
-    const msg = encodeJson(Msg.EVENT, { t: Date.now(), kind: 'vms', vms: this.vms.list().map(summarize) });
+    const event: InspectorEvent = { t: Date.now(), kind: 'vms', vms: this.vms.list().map(summarize) };
+    const msg = encodeJson(Msg.EVENT, event);
     for (const s of this._sessions) s.postControl(msg);
   }
 
