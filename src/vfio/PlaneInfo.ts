@@ -96,3 +96,57 @@ export function encodePlaneInfoRequest(req: PlaneInfoRequest): Uint8Array {
   });
   return bytes;
 }
+
+const F = PLANE_INFO_LAYOUT.fields;
+
+/**
+ * One reusable QUERY argument and field reads at the layout's offsets, for a client that queries
+ * on every refresh: `request` refills the same 64 bytes, the getters allocate nothing (except
+ * `drmFormatMod`, a BigInt: compare `drmFormatModLo`/`Hi` on hot paths). `read` decodes a copy.
+ */
+export class PlaneInfoView {
+  public readonly bytes = new Uint8Array(PLANE_INFO_SIZE);
+  private readonly _v = new DataView(this.bytes.buffer);
+
+  /** Zero the struct and write the request fields (argsz 64, flags, drm_plane_type). */
+  public request(flags: number, planeType: number): Uint8Array {
+    this.bytes.fill(0);
+    this._v.setUint32(F.argsz.offset, PLANE_INFO_SIZE, true);
+    this._v.setUint32(F.flags.offset, flags, true);
+    this._v.setUint32(F.drmPlaneType.offset, planeType, true);
+    return this.bytes;
+  }
+
+  /** After a failed QUERY: the outputs read as 0 (whatever the callee left there). */
+  public clearOutputs(): void {
+    this.bytes.fill(0, F.drmFormat.offset);
+  }
+
+  public get flags(): number { return this._v.getUint32(F.flags.offset, true); }
+  public get drmPlaneType(): number { return this._v.getUint32(F.drmPlaneType.offset, true); }
+  public get drmFormat(): number { return this._v.getUint32(F.drmFormat.offset, true); }
+  public get drmFormatMod(): bigint { return this._v.getBigUint64(F.drmFormatMod.offset, true); }
+  public get drmFormatModLo(): number { return this._v.getUint32(F.drmFormatMod.offset, true); }
+  public get drmFormatModHi(): number { return this._v.getUint32(F.drmFormatMod.offset + 4, true); }
+  public get width(): number { return this._v.getUint32(F.width.offset, true); }
+  public get height(): number { return this._v.getUint32(F.height.offset, true); }
+  public get stride(): number { return this._v.getUint32(F.stride.offset, true); }
+  public get size(): number { return this._v.getUint32(F.size.offset, true); }
+  public get xPos(): number { return this._v.getUint32(F.xPos.offset, true); }
+  public get yPos(): number { return this._v.getUint32(F.yPos.offset, true); }
+  public get xHot(): number { return this._v.getUint32(F.xHot.offset, true); }
+  public get yHot(): number { return this._v.getUint32(F.yHot.offset, true); }
+  public get dmabufId(): number { return this._v.getUint32(F.dmabufId.offset, true); }
+  public get regionIndex(): number { return this._v.getUint32(F.regionIndex.offset, true); }
+
+  /** The UAPI's "plane disabled": success with drm_format or size zero. */
+  public get disabled(): boolean {
+    return this.drmFormat === 0 || this.size === 0;
+  }
+
+  /** A decoded copy (allocates: inspection, not the refresh path). */
+  public read(): PlaneInfo {
+    return readPlaneInfo(this.bytes);
+  }
+}
+
