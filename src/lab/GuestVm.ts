@@ -74,8 +74,12 @@ export class GuestVm extends Disposable {
   public readonly name: string;
   /** The VMM's device fd on host.kernel (open for the VM's lifetime). */
   public readonly fd: number;
-  /** The VMM's display client for this device (not started: the owner starts it to show it). */
+  /**
+   * The VMM's display client for this device: one-shot reads (`screenText`) use it as is; whoever
+   * shows it continuously takes it (`takeDisplay`), starts it, and disposes it after the VM.
+   */
   public readonly display: VfioDisplay;
+  private _displayTaken = false;
   /** Guest accesses the MMIO glue dropped (sizes the device never takes, EDID window writes). */
   public readonly mmioCounters: MmioCounters = { dropped: 0 };
   private _destroyed = false;
@@ -195,6 +199,16 @@ export class GuestVm extends Disposable {
     return plugMonitor(this.host.kernel, this.fd, undefined);
   }
 
+  /**
+   * Hand the display client to a caller that shows it (the lab): it is started and disposed by
+   * that caller, and outlives this VM — `dispose` then only halts it, keeping the last frame and
+   * the buffers it shows (the VMM's view of a VM that went away). Screen reads keep using it.
+   */
+  public takeDisplay(): VfioDisplay {
+    this._displayTaken = true;
+    return this.display;
+  }
+
   /** QUERY_GFX_PLANE on the VMM's fd (inspection: the answer as is, nothing acquired). */
   public query(planeType: number = PlaneType.PRIMARY): { rc: number; info: PlaneInfo } {
     const { rc, info } = query(this.host.kernel, this.fd, VFIO_GFX_PLANE_TYPE_DMABUF, planeType);
@@ -230,12 +244,16 @@ export class GuestVm extends Disposable {
     return this.vm.stop(graceMs);
   }
 
-  /** Terminate the guest, close the VMM's dma-bufs and device fd, destroy the vGPU. */
+  /**
+   * Terminate the guest, release the display's dma-bufs (only halt it when it was taken), close
+   * the device fd, destroy the vGPU.
+   */
   public override dispose(): void {
     if (this._destroyed) return;
     this._destroyed = true;
     this.vm.dispose();
-    this.display.dispose();
+    if (this._displayTaken) this.display.halt(`${this.name}: guest destroyed`);
+    else this.display.dispose();
     this.host.kernel.close(this.fd);
     this.host.destroyVgpu(this.vgpu.uuid);
     super.dispose();

@@ -98,7 +98,7 @@ export class Lab extends Disposable {
       await g.boot();
       this._register(g.startVblank(16));
       // The VM's one display client: the viewers and the screen-text reads share its dma-buf cache.
-      const display = g.display;
+      const display = g.takeDisplay();
       this.displays.push(display);
       // A guest that stops (halt, crash, kill, dispose) leaves its last frame with a status; the
       // display stops touching the device fd before GuestVm.dispose closes it (onExit fires first).

@@ -267,7 +267,7 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
       await g.waitForScreen(PROMPT.trim(), WAIT_MS);
       g.vm.typeText('flip-demo\n');
       await g.vm.waitFor((st) => st.animating && st.activeVt === 7, WAIT_MS, 'flip-demo running');
-      const d = g.display; // the VM's one display client: timer policy, 16 ms, real time
+      const d = g.takeDisplay(); // the VM's one display client: timer policy, 16 ms, real time
       displays.push(d);
       d.start();
     }
