@@ -300,6 +300,7 @@ export class DmabufSource implements FrameSource {
   private readonly _isShown = (e: CacheEntry): boolean => e === this._primary || e === this._cursor;
 
   private _evict(): void {
+    if (this._cache.size <= this._cache.capacity) return; // the common case: nothing to allocate
     const gone = this._cache.evict(this._isShown);
     for (const e of gone) {
       this._n.evictions++;

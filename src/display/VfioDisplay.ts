@@ -14,6 +14,7 @@ import type { Rect } from './DisplayBuffer.ts';
 import { DisplayConsole, type CursorShape, type StatusReason } from './DisplayConsole.ts';
 import { DisplayIrq } from './DisplayIrq.ts';
 import { DisplayCounters, type DisplayMode, type DisplayStats, type RefreshPolicy } from './DisplayStats.ts';
+import { DmabufCache } from './DmabufCache.ts';
 import { DmabufSource } from './DmabufSource.ts';
 import type {
   CacheEntryInfo, Capture, Frame, FrameSink, FrameSource, PlaneReply, RefreshResult,
@@ -86,10 +87,8 @@ export class VfioDisplay extends Disposable {
     if (policy !== 'timer' && policy !== 'event' && policy !== 'dirty') {
       throw new RangeError(`unknown refresh policy '${String(policy)}' (timer, event, dirty)`);
     }
-    const cacheSize = _o.cacheSize ?? 8;
-    if (!Number.isInteger(cacheSize) || cacheSize < 2) {
-      throw new RangeError(`cache size must be an integer >= 2 (primary + cursor), got ${cacheSize}`);
-    }
+    // Bad options fail here, not at the first probe.
+    DmabufCache.check(_o.cacheSize ?? 8);
     this.intervalMs = interval;
     this.requestedPolicy = policy;
     this._scheduler = new RefreshScheduler(_o.clock, interval, () => this.refresh(), () => this._dirtyTick(), policy);
