@@ -16,7 +16,9 @@ export interface Frame {
  * Where a source delivers what the display shows. The display client implements it once, counts,
  * and forwards to its DisplayConsole. A pull source calls it from `refresh`; a push source (a VMM
  * that is told Scanout/Update/CursorDefine/MouseSet/Disable, e.g. QEMU's D-Bus display listener)
- * calls it whenever its peer speaks.
+ * calls it whenever its peer speaks: ScanoutDMABUF → `scanout` (a dma-buf frame), Scanout →
+ * `scanout` (a counted copy, like the region path), Update → `update`, CursorDefine →
+ * `defineCursor`, MouseSet → `moveCursor`, Disable → `status('plane-disabled', ...)`.
  */
 export interface FrameSink {
   /** A new primary buffer is on screen (flip, resize, plane back on). */
