@@ -2,7 +2,7 @@ import { Disposable, toDisposable, type IDisposable } from '../base/Disposable.t
 import { Emitter } from '../base/Emitter.ts';
 import type { DisplayBuffer, Rect } from '../display/DisplayBuffer.ts';
 import type { CursorShape, DisplayStatus } from '../display/DisplayConsole.ts';
-import type { PlaneSnapshot } from '../display/PlaneQuery.ts';
+import type { PlaneReply } from '../display/VfioDisplay.ts';
 import type { CacheEntryInfo, DisplayStats } from '../display/VfioDisplay.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
 import type {
@@ -47,7 +47,7 @@ export interface ChannelStatus {
 }
 
 /** The VM part of STATS as this server builds it (bigints as hex strings). */
-export type LabVmStats = VmStats<Wire<DisplayStats>, Wire<CacheEntryInfo>, Wire<PlaneSnapshot>>;
+export type LabVmStats = VmStats<Wire<DisplayStats>, Wire<CacheEntryInfo>, Wire<PlaneReply>>;
 
 export interface VmChannelOptions {
   /** Encoded BUFFER_DATA messages kept for reuse by other clients of this VM. Default 8 MiB. */

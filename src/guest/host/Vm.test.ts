@@ -98,6 +98,6 @@ test('stop() before boot and dispose() are safe; a destroyed VM reports it', asy
   const vm2 = program('Hang', new Recorder(), { watchdogMs: 60_000 });
   const done = exited(vm2);
   await vm2.boot();
-  vm2.destroy();
+  vm2.dispose();
   assert.deepEqual(await done, { reason: 'destroyed' });
 });
