@@ -7,7 +7,7 @@ import { PlaneType } from '../../kms/PlaneType.ts';
 import type { DisplayStats } from '../../display/VfioDisplay.ts';
 import { VfioDisplay } from '../../display/VfioDisplay.ts';
 import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
-import { setupDemoScanout } from '../../testkit/DemoScanout.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
 import { openDevice } from '../DeviceSpec.ts';
 import { planeJson, type PlaneJson } from '../PlaneJson.ts';

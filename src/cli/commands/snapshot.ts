@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { Errno, errnoName } from '../../base/Errno.ts';
-import { setupDemoScanout } from '../../testkit/DemoScanout.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
 import { GuestVm, type Monitor } from '../../lab/GuestVm.ts';
 import type { ExportedPlane } from '../../lab/PlaneExporter.ts';
