@@ -3,7 +3,7 @@ import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { VFIO_GFX_PLANE_TYPE_DMABUF } from '../vfio/Abi.ts';
 import type { PlaneInfo } from '../vfio/PlaneInfo.ts';
 import { PROT_READ, type Mapping, type Sys } from '../vfio/Sys.ts';
-import { getDmabuf, query } from '../testkit/Ioctl.ts';
+import { getDmabuf, query } from '../vfio/GfxIoctl.ts';
 
 /** A plane as the VMM holds it: the QUERY reply and a read-only mapping of its dma-buf. */
 export interface ExportedPlane {
