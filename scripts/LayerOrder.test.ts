@@ -84,7 +84,8 @@ describe('the layer order of CONTRIBUTING.md', () => {
   it('fails a core layer that imports Node (a Node layer or a node: built-in), dynamic imports too', () => {
     assert.match(check('src/conformance/Suite.ts', "const m = await import('../linux/LinuxSys.ts');")[0]!,
       /conformance is core and imports linux, which is node/);
-    assert.match(check('src/render/Png.ts', "import { readFileSync } from 'node:fs';")[0]!, /no Node built-ins/);
+    assert.match(check('src/render/Png.ts', "import { readFileSync } from 'node:fs';")[0]!,
+      /no Node built-ins/);
     assert.deepEqual(check('src/lab/Lab.ts', "import { readFileSync } from 'node:fs';"), []);
     // A commented-out import is not an import.
     assert.deepEqual(check('src/render/Png.ts', "// import { X } from '../server/LabServer.ts';"), []);
@@ -92,28 +93,31 @@ describe('the layer order of CONTRIBUTING.md', () => {
 
   it('fails a file in a folder the table does not list, and an import of one', () => {
     assert.match(check('src/rfb/RfbCodec.ts', '')[0]!, /src\/rfb is in no layer/);
-    assert.match(check('src/server/Vnc.ts', "import { X } from '../rfb/RfbCodec.ts';")[0]!, /src\/rfb is in no layer/);
+    assert.match(check('src/server/Vnc.ts', "import { X } from '../rfb/RfbCodec.ts';")[0]!,
+      /src\/rfb is in no layer/);
   });
 
   it('takes a new layer from one added row', () => {
-    const md = readFileSync(join(root, 'CONTRIBUTING.md'), 'utf8')
-      .replace('<!-- layers:end -->', '| 11 | `src/rfb` | core | RFB |\n<!-- layers:end -->');
-    const more = parseLayerTable(md);
-    assert.deepEqual(checkImports([{ path: 'src/server/Vnc.ts', text: "import { X } from '../rfb/RfbCodec.ts';" }], more), []);
-    assert.equal(checkImports([{ path: 'src/rfb/RfbCodec.ts', text: "import { X } from '../server/Http.ts';" }], more).length, 1);
+    const contributing = readFileSync(join(root, 'CONTRIBUTING.md'), 'utf8');
+    const addRow = (md: string, row: string): string => md.replace('<!-- layers:end -->', `${row}\n<!-- layers:end -->`);
+    const count = (md: string, path: string, text: string): number =>
+      checkImports([{ path, text }], parseLayerTable(md)).length;
+    const rfb = addRow(contributing, '| 11 | `src/rfb` | core | RFB |');
+    assert.equal(count(rfb, 'src/server/Vnc.ts', "import { X } from '../rfb/RfbCodec.ts';"), 0);
+    assert.equal(count(rfb, 'src/rfb/RfbCodec.ts', "import { X } from '../server/Http.ts';"), 1);
     // A rank between two existing ones places a layer between them without renumbering.
-    const between = parseLayerTable(md.replace('<!-- layers:end -->', '| 13.5 | `src/gateway` | node | x |\n<!-- layers:end -->'));
-    assert.deepEqual(checkImports([{ path: 'src/gateway/G.ts', text: "import { S } from '../server/S.ts';" }], between), []);
-    assert.equal(checkImports([{ path: 'src/lab/L.ts', text: "import { G } from '../gateway/G.ts';" }], between).length, 0);
-    assert.equal(checkImports([{ path: 'src/server/S.ts', text: "import { G } from '../gateway/G.ts';" }], between).length, 1);
+    const gateway = addRow(rfb, '| 13.5 | `src/gateway` | node | x |');
+    assert.equal(count(gateway, 'src/gateway/G.ts', "import { S } from '../server/S.ts';"), 0);
+    assert.equal(count(gateway, 'src/lab/L.ts', "import { G } from '../gateway/G.ts';"), 0);
+    assert.equal(count(gateway, 'src/server/S.ts', "import { G } from '../gateway/G.ts';"), 1);
   });
 
   it('refuses a malformed table instead of checking less', () => {
+    const table = (...rows: string[]): string => ['<!-- layers:begin -->', ...rows, '<!-- layers:end -->'].join('\n');
     assert.throws(() => parseLayerTable('no table'), /no <!-- layers/);
-    assert.throws(() => parseLayerTable('<!-- layers:begin -->\n| 1 | `src/a` | nodejs | x |\n<!-- layers:end -->'),
-      /bad layer row/);
-    assert.throws(() => parseLayerTable('<!-- layers:begin -->\n| 1 | `src/a` | core | |\n| 2 | `src/a` | core | |\n<!-- layers:end -->'),
-      /listed twice/);
+    assert.throws(() => parseLayerTable(table('| 1 | `src/a` | nodejs | x |')), /bad layer row/);
+    assert.throws(() => parseLayerTable(table('| 1 | `src/a` | core | |', '| 2 | `src/a` | core | |')), /listed twice/);
+    assert.throws(() => parseLayerTable(table('| rank | folder |')), /no rows/);
   });
 });
 
@@ -132,7 +136,8 @@ describe('scripts/LayerOrder.ts as npm test runs it', () => {
     writeFileSync(join(dir, 'src/cli/Bad.ts'), "import { GvtGuest } from '../testkit/GvtGuest.ts';\nvoid GvtGuest;\n");
     const bad = run();
     assert.equal(bad.status, 1, String(bad.stderr));
-    assert.match(String(bad.stderr), /src\/cli\/Bad\.ts:1: '\.\.\/testkit\/GvtGuest\.ts': a run path imports the test kit/);
+    assert.match(String(bad.stderr),
+      /src\/cli\/Bad\.ts:1: '\.\.\/testkit\/GvtGuest\.ts': a run path imports the test kit/);
     writeFileSync(join(dir, 'src/cli/Bad.ts'), "import { Errno } from '../base/Errno.ts';\nvoid Errno;\n");
     const good = run();
     assert.equal(good.status, 0, String(good.stderr));

@@ -83,7 +83,8 @@ export function checkImports(files: readonly SourceFile[], layers: readonly Laye
   for (const f of files) {
     const from = f.path.startsWith('src/') ? layerOf(layers, f.path) : undefined;
     if (f.path.startsWith('src/') && !from) {
-      out.push({ file: f.path, line: 1, specifier: '', reason: `${dirname(f.path)} is in no layer of CONTRIBUTING.md` });
+      const reason = `${posix.dirname(f.path)} is in no layer of CONTRIBUTING.md`;
+      out.push({ file: f.path, line: 1, specifier: '', reason });
       continue;
     }
     const test = isTestPath(f.path);

@@ -40,7 +40,9 @@ export function setupDemoScanout(vgpu: Vgpu): string {
 
 /** Front and back buffer, then the cursor: consecutive guest pages mapped at the aperture start. */
 function gvtDemo(vgpu: Vgpu, dev: GvtDevice): void {
-  const bar0: Gen9Window = { write32: (o, v) => dev.mmioWrite32(o, v), write64: (o, v) => dev.mmioWrite64(o, v) };
+  const bar0: Gen9Window = {
+    write32: (o, v) => dev.mmioWrite32(o, v), write64: (o, v) => dev.mmioWrite64(o, v),
+  };
   const stride = planeStride(WIDTH, 32, 'linear');
   const frame = planeSize(stride, HEIGHT, 'linear');
   const cursorStride = CURSOR * 4;

@@ -13,8 +13,6 @@ import {
   pipesrcValue, planeCtlValue,
 } from '../vgpu/gvt/GvtRegisters.ts';
 
-export type GuestTiling = Gen9Tiling;
-
 /** A buffer the test guest allocated: graphics address, backing guest pages, layout. */
 export interface GuestBuffer {
   readonly gma: number;
@@ -23,7 +21,7 @@ export interface GuestBuffer {
   readonly height: number;
   readonly stride: number;
   readonly size: number;
-  readonly tiling: GuestTiling;
+  readonly tiling: Gen9Tiling;
   /** Addressing layout (Yf is drawn as Y: only its modifier matters to the tests). */
   readonly layout: TileLayout;
 }
@@ -31,7 +29,7 @@ export interface GuestBuffer {
 export interface AllocOptions {
   readonly width: number;
   readonly height: number;
-  readonly tiling?: GuestTiling;
+  readonly tiling?: Gen9Tiling;
   /** Back the buffer with guest pages in reverse order (a scattered dma-buf). */
   readonly scatter?: boolean;
 }
@@ -88,7 +86,8 @@ export class GvtGuest {
   public showPrimary(buf: GuestBuffer, opts: { alpha?: boolean } = {}): void {
     const d = this.device;
     const regs = encodePlane({
-      format: PLANE_FORMAT.XRGB_8888, bpp: CPP * 8, tiling: buf.tiling, stride: buf.stride, alpha: opts.alpha ? 1 : 0,
+      format: PLANE_FORMAT.XRGB_8888, bpp: CPP * 8, tiling: buf.tiling, stride: buf.stride,
+      alpha: opts.alpha ? 1 : 0,
     });
     if (!regs) throw new RangeError(`stride ${buf.stride} cannot be programmed for ${buf.tiling}`);
     d.mmioWrite32(PIPESRC(0), pipesrcValue(buf.width, buf.height));

@@ -3,7 +3,9 @@ import { PAGE_SIZE } from '../../gpu/GuestMemory.ts';
 import { PageAllocator } from '../../gpu/PageAllocator.ts';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { LINEAR, X_TILED, Y_TILED } from '../../kms/Tiling.ts';
-import { clearPtes, encodePlane, programPlane, writePtes, type Gen9Window } from '../../vgpu/gvt/Gen9Programming.ts';
+import {
+  clearPtes, encodePlane, programPlane, writePtes, type Gen9Window,
+} from '../../vgpu/gvt/Gen9Programming.ts';
 import {
   CURSOR_MODE, CUR_BASE, CUR_CTL, CUR_POS, CURSOR_X_HOT, CURSOR_Y_HOT, PIPECONF, PIPECONF_ENABLE,
   PIPE_FLIPCOUNT, PIPE_FRMCOUNT, PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_OFFSET, PLANE_POS,
@@ -24,7 +26,8 @@ const PIPE = 0;
 const CURSOR_SIZE = 64;
 
 /** PLANE_CTL fields of each primary format we scan out. */
-const PLANE_FORMATS = new Map<number, { format: number; bpp: number; rgbxOrder?: boolean; alpha?: number }>([
+type PlaneFields = { format: number; bpp: number; rgbxOrder?: boolean; alpha?: number };
+const PLANE_FORMATS = new Map<number, PlaneFields>([
   [DRM_FORMAT.XRGB8888, { format: PLANE_FORMAT.XRGB_8888, bpp: 32 }],
   // Alpha mode 1: pre-multiplied, the DRM default blend mode for an alpha format.
   [DRM_FORMAT.ARGB8888, { format: PLANE_FORMAT.XRGB_8888, bpp: 32, alpha: 1 }],
