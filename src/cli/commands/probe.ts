@@ -5,7 +5,7 @@ import { formatName } from '../../kms/Fourcc.ts';
 import { modifierName } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
 import { VfioDisplay, type DisplayStats, type PlaneReply } from '../../display/VfioDisplay.ts';
-import { setupDemoScanout } from '../../testkit/DemoScanout.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
 import { openDevice } from '../DeviceSpec.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { RealClock } from '../../base/Clock.ts';
-import { setupDemoScanout } from '../../testkit/DemoScanout.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
 import type { DisplayBuffer } from '../../display/DisplayBuffer.ts';
 import { VfioDisplay, type Capture } from '../../display/VfioDisplay.ts';

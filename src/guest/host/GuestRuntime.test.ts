@@ -1,31 +1,36 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DirtyLog } from '../../gpu/DirtyLog.ts';
-import { GuestMemory } from '../../gpu/GuestMemory.ts';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
+import { gvtMmio } from '../../lab/GuestMmio.ts';
+import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
+import { buildEdid } from '../../vgpu/Edid.ts';
+import type { GvtDevice } from '../../vgpu/gvt/GvtDevice.ts';
 import type { DecodedPlane } from '../../vgpu/Plane.ts';
 import { layoutForModifier } from '../../kms/Tiling.ts';
 import { BTN, KEY } from '../os/Evdev.ts';
 import { PROMPT } from '../os/Shell.ts';
 import { Surface } from '../os/Surface.ts';
 import { surfaceText } from '../os/TextOcr.ts';
-import { SimpleFbDevice } from './SimpleFbDevice.ts';
 import { Vm } from './Vm.ts';
 
+const edid = (width: number, height: number): Uint8Array => buildEdid({ width, height, name: 'test-monitor' });
+
+/** A gvt vGPU and its guest worker, glued as the lab glues them, on a w×h monitor. */
 function machine(w = 800, h = 600) {
-  const memory = new GuestMemory(48 << 20);
-  const dirtyLog = new DirtyLog(memory.pageCount);
-  const dev = new SimpleFbDevice(memory, SimpleFbDevice.edid(w, h));
+  const vgpu = new EmulatedHost().createVgpu('gvt');
+  const dev = vgpu.device as GvtDevice;
+  const { memory, dirtyLog, link } = vgpu;
+  link.setEdid(edid(w, h), true);
   const vm = new Vm({
-    kind: 'simplefb', memory, dirtyLog, mmio: dev, name: 'sfb',
+    kind: 'gvt', memory, dirtyLog, mmio: gvtMmio(dev, link), name: 'gvt',
   });
-  return { memory, dirtyLog, dev, vm };
+  return { memory, dirtyLog, dev, link, vm };
 }
 
 /** OCR of the plane the device decodes (the guest's view; the lab reads the exported dma-buf). */
-function screenText(vm: Vm, dev: SimpleFbDevice): string[] {
+function screenText(vm: Vm, dev: GvtDevice): string[] {
   const d = dev.decodePlane(PlaneType.PRIMARY);
   if (!d || typeof d === 'number') return [];
   const tiling = layoutForModifier(d.modifier);
@@ -37,7 +42,7 @@ function screenText(vm: Vm, dev: SimpleFbDevice): string[] {
 }
 
 /** The screen lines once one matches (substring, or a RegExp over all text); read on new content. */
-async function waitForText(vm: Vm, dev: SimpleFbDevice, match: string | RegExp): Promise<string[]> {
+async function waitForText(vm: Vm, dev: GvtDevice, match: string | RegExp): Promise<string[]> {
   const test = (lines: string[]): boolean =>
     typeof match === 'string' ? lines.some((l) => l.includes(match)) : match.test(lines.join('\n'));
   let key = NaN;
@@ -52,7 +57,7 @@ async function waitForText(vm: Vm, dev: SimpleFbDevice, match: string | RegExp):
   return last;
 }
 
-function primary(dev: SimpleFbDevice): DecodedPlane {
+function primary(dev: GvtDevice): DecodedPlane {
   const p = dev.decodePlane(PlaneType.PRIMARY);
   assert.ok(p && typeof p === 'object', `primary plane: ${String(p)}`);
   return p;
@@ -69,7 +74,7 @@ test('the guest OS boots in a worker, drives the device, and answers the shell',
   vm.startVblank(4);
   await vm.boot();
   const boot = await waitForText(vm, dev, PROMPT.trimEnd());
-  assert.ok(boot.some((l) => l.includes('display: simplefb, EDID preferred 800x600@60')), boot.join('\n'));
+  assert.ok(boot.some((l) => l.includes('display: gvt, EDID preferred 800x600@60')), boot.join('\n'));
   const p0 = primary(dev);
   assert.deepEqual([p0.width, p0.height, p0.drmFormat, p0.modifier], [800, 600, DRM_FORMAT.XRGB8888, DRM_FORMAT_MOD.LINEAR]);
   assert.match(await vm.waitForLog('boot complete'), /prompt "root@vgpu:~# "/);
@@ -88,7 +93,7 @@ test('the guest OS boots in a worker, drives the device, and answers the shell',
   assert.equal(identity(primary(dev)), identity(p0), 'a bad mode changes nothing');
 
   vm.typeText('info\n');
-  const info = await waitForText(vm, dev, /simplefb: PRI_CTL=1/);
+  const info = await waitForText(vm, dev, /gvt: PIPECONF=0x[0-9a-f]+ PLANE_CTL=0x8/);
   assert.ok(info.some((l) => l.includes('mode: 800x600 XRGB8888 linear')), 'info.some((l) => l.includes(\'mode: 800x600 XRGB8888 linear\'))');
 });
 
@@ -171,12 +176,12 @@ test('mode changes at run time reach the device; a hotplug brings a new preferre
   const lines = screenText(vm, dev);
   assert.ok(lines.some((l) => l.includes('mode: 800x600 RGB565 x')), 'OCR reads the tiled RGB565 console');
 
-  const { vm: vm2, dev: dev2 } = machine(640, 480);
+  const { vm: vm2, dev: dev2, link: link2 } = machine(640, 480);
   t.after(() => vm2.dispose());
   vm2.startVblank(4);
   await vm2.boot();
   await waitForText(vm2, dev2, PROMPT.trimEnd());
-  dev2.plug(SimpleFbDevice.edid(1024, 768));
+  link2.setEdid(edid(1024, 768), true);
   await vm2.waitFor(() => primary(dev2).width === 1024, 10_000, 'hotplug mode latched');
   assert.equal(primary(dev2).height, 768);
   await waitForText(vm2, dev2, PROMPT.trimEnd());

@@ -13,7 +13,7 @@ import { HostPort, type MmioTarget } from './HostPort.ts';
 import { startWorker } from './startWorker.ts';
 
 export interface VmOptions {
-  /** Device kind; selects the guest's display driver ('simplefb'; 'gvt', 'bochs' when they land). */
+  /** Device kind; selects the guest's display driver ('gvt', 'bochs'). */
   readonly kind: string;
   readonly memory: GuestMemory;
   /** The dirty-page log the guest marks on every pixel write. */
