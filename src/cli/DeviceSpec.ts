@@ -17,7 +17,7 @@ export interface OpenedDevice {
 /**
  * `--device SPEC`: `emulated:gvt|bochs|region` or `emulated:<mdev type>` (e.g.
  * `emulated:mbochs-small`). Real devices (`/sys/bus/mdev/devices/UUID` or a UUID) are opened by
- * src/linux when it is present. Throws an Error with a clear message for a bad spec.
+ * src/linux. Throws an Error with a clear message for a bad spec.
  */
 export async function openDevice(spec: string): Promise<OpenedDevice> {
   const m = /^emulated:(.+)$/.exec(spec);
@@ -35,16 +35,9 @@ export async function openDevice(spec: string): Promise<OpenedDevice> {
   }
   const uuid = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i.exec(spec)?.[1];
   if (uuid) {
-    let linux: { openRealDevice?: (s: string) => Promise<OpenedDevice> };
-    try {
-      // Resolved at run time: src/linux is optional (it needs koffi and a Linux kernel).
-      const modulePath = '../linux/RealDevice.ts';
-      linux = (await import(modulePath)) as typeof linux;
-    } catch {
-      throw new Error(`--device ${spec}: real devices need src/linux (not available in this build)`);
-    }
-    if (!linux.openRealDevice) throw new Error(`--device ${spec}: real devices are not supported yet`);
-    return linux.openRealDevice(spec);
+    // Loaded on demand: koffi and /dev/vfio are needed for real devices only.
+    const { openRealDevice } = await import('../linux/RealDevice.ts');
+    return openRealDevice(spec);
   }
   throw new Error(`--device ${spec}: expected emulated:gvt|bochs|region, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID`);
 }

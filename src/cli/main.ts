@@ -12,7 +12,8 @@ const program = new Command('vgpu-display')
   .exitOverride();
 
 const dir = fileURLToPath(new URL('./commands/', import.meta.url));
-const files = readdirSync(dir).filter((f) => /\.ts$|\.js$/.test(f) && !f.includes('.test.')).sort();
+// Command modules only: `x.ts` from the sources, `x.js` compiled (not `x.test.ts`, not `x.d.ts`).
+const files = readdirSync(dir).filter((f) => /^[^.]+\.(ts|js)$/.test(f)).sort();
 for (const f of files) {
   const mod = (await import(new URL(`./commands/${f}`, import.meta.url).href)) as { register?: (p: Command) => void };
   mod.register?.(program);

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../guest/host/startWorker.ts';
 import { abiEngine } from '../../fuzz/AbiFuzzer.ts';
 import { guestEngine } from '../../fuzz/CanaryFuzzer.ts';
 import { newReport, runEngine, type Engine, type EngineName, type FuzzFailure, type FuzzReport } from '../../fuzz/FuzzRun.ts';
@@ -172,9 +173,6 @@ function runInProcess(seed: number, chunks: readonly Chunk[], onChunk: (r: Chunk
 
 /** Workers pull chunks from a queue; the first failure terminates them all. */
 function runInWorkers(seed: number, chunks: readonly Chunk[], jobs: number, onChunk: (r: ChunkResult) => void): Promise<FuzzFailure | undefined> {
-  const api = import.meta.resolve('tsx/esm/api');
-  // The worker runs this same module; tsx must be registered in the worker before it loads.
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const queue = [...chunks];
   const workers: Worker[] = [];
   return new Promise((resolve) => {
@@ -196,7 +194,8 @@ function runInWorkers(seed: number, chunks: readonly Chunk[], jobs: number, onCh
       w.postMessage({ seed, chunk });
     };
     for (let i = 0; i < jobs; i++) {
-      const w = new Worker(boot, { eval: true, workerData: { tag: WORKER_TAG } });
+      // The worker runs this same module (from source under tsx, or compiled).
+      const w = startModuleWorker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG } });
       workers.push(w);
       running++;
       w.on('message', (r: ChunkResult) => {
