@@ -1,13 +1,23 @@
 import { Command, CommanderError } from 'commander';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
  * `vgpu-display`: one command per file in ./commands, each exporting
- * `register(program: Command): void`. Bad flags exit 2 with a message; failures exit 1.
+ * `register(program: Command): void`. Exit codes, for every command: 0 success; 2 a usage error
+ * (a bad flag value from the parsers in ../cli/Flags.ts, an unknown command or option, a missing
+ * flag, or a bad flag combination reported with `cmd.error()`), before anything started; 1 a
+ * runtime failure (any other error thrown by an action, or an action's own exitCode 1).
  */
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+
+// src/cli/main.ts and dist/cli/main.js both sit two folders below package.json.
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('vgpu-display')
   .description('vGPU display export: emulated mediated vGPUs, the VFIO display ABI, and a display client that shows guest planes without copying pixels')
+  .version(pkg.version, '-V, --version', 'print the package version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -23,9 +33,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    // Help and --version exit 0; every other commander error is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
   } else {
     console.error(`vgpu-display: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
+    process.exitCode = EXIT_FAILURE;
   }
 }
