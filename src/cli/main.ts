@@ -12,12 +12,27 @@ import { fileURLToPath } from 'node:url';
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 
-// src/cli/main.ts and dist/cli/main.js both sit two folders below package.json.
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/**
+ * The package's version: src/cli/main.ts and dist/cli/main.js sit two folders below package.json;
+ * a copy compiled elsewhere (test/kernel's .cache/kernel-js) finds it further up.
+ */
+function packageVersion(): string {
+  for (let url = new URL('../../package.json', import.meta.url); ;) {
+    try {
+      const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'vgpu-display' && pkg.version) return pkg.version;
+    } catch {
+      // Not here: look one folder up.
+    }
+    const up = new URL('../package.json', url);
+    if (up.href === url.href) return 'unknown';
+    url = up;
+  }
+}
 
 const program = new Command('vgpu-display')
   .description('vGPU display export: emulated mediated vGPUs, the VFIO display ABI, and a display client that shows guest planes without copying pixels')
-  .version(pkg.version, '-V, --version', 'print the package version')
+  .version(packageVersion(), '-V, --version', 'print the package version')
   .showHelpAfterError()
   .exitOverride();
 
