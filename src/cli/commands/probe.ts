@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { RealClock } from '../../base/Clock.ts';
 import { errnoName } from '../../base/Errno.ts';
 import { formatName } from '../../kms/Fourcc.ts';
@@ -7,7 +7,8 @@ import { PlaneType } from '../../kms/PlaneType.ts';
 import { VfioDisplay, type DisplayStats, type PlaneReply } from '../../display/VfioDisplay.ts';
 import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
+import { integer } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 
 /** A plane as probe reports it: the CLI's common plane shape plus the query result. */
@@ -120,23 +121,23 @@ export function formatProbe(r: ProbeReport): string {
   return lines.join('\n');
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 2 || n > 1024) throw new InvalidArgumentError('expected an integer in 2..1024');
-  return n;
-}
+/** Said when an emulated vGPU shows nothing: a fresh one has no guest driving it. */
+export const NO_GUEST_HINT = 'nothing is scanned out: an emulated vGPU has no guest until one boots on it; ' +
+  'try probe --demo (a demo scanout) or snapshot --scenario (a booted guest)';
 
 export function register(program: Command): void {
   program
     .command('probe')
     .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
       'after one refresh')
-    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID')
+    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
     .option('--json', 'print the report as JSON')
     .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
-    .option('--cache-size <n>', 'consumer dma-buf cache size', positiveInt, 8)
-    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number }) => {
+    .option('--cache-size <n>', 'consumer dma-buf cache size', integer(2, 1024), 8)
+    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
+      if (opts.demo && !isEmulatedSpec(opts.device)) cmd.error('error: --demo works with emulated devices only');
       const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);
+      if (!report.real && !report.demo && !report.primary?.enabled) process.stderr.write(`vgpu-display probe: ${NO_GUEST_HINT}\n`);
     });
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { RealClock } from '../../base/Clock.ts';
 import { setupDemoScanout } from '../DemoScanout.ts';
@@ -7,13 +7,14 @@ import type { DisplayBuffer } from '../../display/DisplayBuffer.ts';
 import { VfioDisplay, type Capture } from '../../display/VfioDisplay.ts';
 import { GuestVm, type Monitor } from '../../lab/GuestVm.ts';
 import {
-  isScenario, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult,
+  runScenario, SCENARIOS, type ScenarioName, type ScenarioResult,
 } from '../../lab/Scenario.ts';
 import { encodePng } from '../../render/Png.ts';
 import { SoftwareRenderer, toSigned32 } from '../../render/SoftwareRenderer.ts';
 import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../../vfio/PlaneInfo.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, emulatedKind, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
+import { oneOf, outputFile, resolution } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 
 /** A plane as QUERY_GFX_PLANE described it, for --json (the CLI's common plane shape). */
@@ -176,18 +177,6 @@ export function formatSnapshot(s: SnapshotResult, out: string): string {
     `primary ${p.format} ${p.modifierName} stride ${p.stride} id ${planeId(p)}; ${cur}`;
 }
 
-function parseScenario(v: string): ScenarioName {
-  if (!isScenario(v)) throw new InvalidArgumentError(`expected one of ${SCENARIOS.join(', ')}`);
-  return v;
-}
-
-function parseMode(v: string): Monitor | 'type' {
-  if (v === 'type') return v;
-  const m = /^(\d{2,4})x(\d{2,4})$/.exec(v);
-  if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x768');
-  return { width: Number(m[1]), height: Number(m[2]) };
-}
-
 interface SnapshotFlags {
   device: string;
   scenario: ScenarioName;
@@ -196,28 +185,30 @@ interface SnapshotFlags {
   json?: boolean;
 }
 
-/** A flag combination that cannot work: a message and exit code 2, like a bad flag. */
-function usageError(message: string): void {
-  console.error(`vgpu-display snapshot: ${message}`);
-  process.exitCode = 2;
-}
-
 export function register(program: Command): void {
   program
     .command('snapshot')
     .description('write a device\'s planes (primary + cursor, via QUERY/GET/mmap) as a PNG at guest ' +
       'resolution: with --scenario, boot a guest on an emulated vGPU and run the scenario until its ' +
       'content shows; without, capture the device as it is (real devices too)')
-    .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID')
-    .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, parseScenario)
-    .requiredOption('--out <file>', 'PNG file to write')
+    .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID', deviceSpec)
+    .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, oneOf(SCENARIOS))
+    .requiredOption('--out <file>', 'PNG file to write (its folder must exist)', outputFile)
     .option('--mode <WxH>',
-      'with --scenario: the monitor\'s preferred mode, default 1024x768 ("type": the mdev type\'s own EDID)', parseMode)
+      'with --scenario: the monitor\'s preferred mode, default 1024x768 ("type": the mdev type\'s own EDID)',
+      (v: string): Monitor | 'type' => (v === 'type' ? v : resolution(v)))
     .option('--demo', 'without --scenario, emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--json', 'print the plane info used as JSON')
-    .action(async (o: SnapshotFlags & { demo?: boolean }) => {
+    .action(async (o: SnapshotFlags & { demo?: boolean }, cmd: Command) => {
+      // Flag combinations, all checked before a device is opened or a guest boots.
+      const kind = emulatedKind(o.device);
+      if (o.scenario && kind !== 'gvt' && kind !== 'bochs') {
+        cmd.error('error: --scenario boots a guest: it needs emulated:gvt, emulated:bochs or an emulated mdev type of those kinds (omit --scenario to capture a real device as it is)');
+      }
+      if (o.scenario && o.demo) cmd.error('error: --demo goes without --scenario (the scenario\'s guest draws the planes)');
+      if (!o.scenario && o.mode) cmd.error('error: --mode goes with --scenario');
+      if (o.demo && !isEmulatedSpec(o.device)) cmd.error('error: --demo works with emulated devices only');
       if (!o.scenario) {
-        if (o.mode) return usageError('--mode goes with --scenario');
         const c = await captureDevice(o.device, { demo: o.demo });
         writeFileSync(o.out, c.png);
         const { png: _png, ...rest } = c;
@@ -227,9 +218,6 @@ export function register(program: Command): void {
             (c.cursor ? `cursor ${c.cursor.width}x${c.cursor.height} at (${c.cursor.xPos}, ${c.cursor.yPos})` : 'no cursor plane');
         process.stdout.write(`${text}\n`);
         return;
-      }
-      if (!o.device.startsWith('emulated:')) {
-        return usageError('--scenario boots a guest: it needs emulated:gvt, emulated:bochs or an emulated mdev type of those kinds (omit --scenario to capture a real device as it is)');
       }
       const s = await takeSnapshot({ device: o.device, scenario: o.scenario, monitor: o.mode });
       writeFileSync(o.out, s.png);
