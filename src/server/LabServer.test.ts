@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { after, describe, it } from 'node:test';
 import type { ClientOptions } from 'ws';
 import {
-  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePointerAbs, encodeResize,
+  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodeResize,
   type ServerMessage,
 } from '../protocol/RemoteProtocol.ts';
 import { CloseCode, ErrorCode } from './ClientSession.ts';
@@ -109,7 +109,7 @@ describe('LabServer: remote display', () => {
     c.close();
   });
 
-  it('a flip between two buffers the client holds costs one 5-byte SCANOUT', async () => {
+  it('a flip between two buffers the client holds costs one 17-byte SCANOUT', async () => {
     const vm = gvtVm('flip');
     const [a, b] = doubleBuffered(vm, 1024, 64);
     vm.fill(a, 0x11);
@@ -123,6 +123,7 @@ describe('LabServer: remote display', () => {
     const idB = (sb as { id: number }).id;
     assert.notEqual(idB, idA);
     assert.deepEqual(c.buffers.get(idB)!.bytes, vm.bytes(b));
+    let lastSeq: number | undefined;
     for (let i = 0; i < 10; i++) {
       const from = c.messages.length;
       const before = s.stats.bytesSent;
@@ -131,10 +132,16 @@ describe('LabServer: remote display', () => {
       await settle();
       const m = await c.next((x) => x.type === Msg.SCANOUT, 'SCANOUT', from);
       assert.equal((m as { id: number }).id, i % 2 === 0 ? idA : idB);
+      // Version 2: each flip carries its number and the host time of the vblank that latched it.
+      const sm = m as { flipSeq: number; vblankMs: number };
+      const host = performance.timeOrigin + performance.now();
+      assert.ok(sm.vblankMs > host - 60_000 && sm.vblankMs <= host, `vblank time ${sm.vblankMs} vs now ${host}`);
+      if (lastSeq !== undefined) assert.equal(sm.flipSeq, lastSeq + 1, 'one flip, one number');
+      lastSeq = sm.flipSeq;
       const cost = s.stats.bytesSent - before;
       assert.ok(cost < 100, `flip ${i} cost ${cost} bytes`);
-      assert.equal(cost, 5);
-      assert.equal(c.bytesSince(from), 5);
+      assert.equal(cost, 17);
+      assert.equal(c.bytesSince(from), 17);
     }
     assert.deepEqual(c.protocolErrors, []);
     c.close();
@@ -240,6 +247,12 @@ describe('LabServer: remote display', () => {
     assert.equal(s.stats.channels, 0);
     c.send(encodeKey(30, true));
     await c.next(isError(ErrorCode.NOT_ATTACHED), 'ERROR not attached');
+    // A clock probe is answered attached or not: the client's time echoed, the host's added.
+    const t0 = performance.timeOrigin + performance.now();
+    c.send(encodePing(77, t0));
+    const pong = await c.next((m) => m.type === Msg.PONG, 'PONG', from) as { seq: number; clientMs: number; serverMs: number };
+    assert.deepEqual([pong.seq, pong.clientMs], [77, t0]);
+    assert.ok(pong.serverMs >= t0 && pong.serverMs <= performance.timeOrigin + performance.now(), 'host time inside the round trip');
     c.close();
   });
 
@@ -291,7 +304,7 @@ describe('LabServer: other devices', () => {
     assert.equal((back as { id: number }).id, (first as { id: number }).id);
     assert.notEqual((second as { id: number }).id, (first as { id: number }).id);
     await settle();
-    assert.equal(c.bytesSince(from), 5);
+    assert.equal(c.bytesSince(from), 17);
     assert.deepEqual(c.protocolErrors, []);
     c.close();
     vfio.dispose();

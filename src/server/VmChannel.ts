@@ -75,6 +75,9 @@ export class VmChannel extends Disposable {
   public statusCode: StatusCode = StatusCode.NO_PLANE_YET;
   public statusText = '';
   public statusGen = 1;
+  /** Flips seen (scanouts), and the host time (epoch ms) of the vblank that latched the last. */
+  public flipSeq = 0;
+  public flipVblankMs = 0;
   /** Bytes of guest memory hashed for buffers since released (live ones count their own). */
   public bytesHashedReleased = 0;
 
@@ -218,6 +221,10 @@ export class VmChannel extends Disposable {
   // ---- console events --------------------------------------------------------------------------
 
   private _scanout(b: DisplayBuffer): void {
+    // The display client reports a flip right after the vblank IRQ that latched it; its wake-up
+    // time stands in for the vblank's until the console carries the IRQ's own timestamp.
+    this.flipSeq = (this.flipSeq + 1) >>> 0;
+    this.flipVblankMs = performance.timeOrigin + performance.now();
     const s = this._shadowFor(b);
     s.markAll();
     this.primary = s;

@@ -10,7 +10,7 @@ import type { Browser } from 'playwright-core';
 import { DRM_FORMAT, fourcc } from '../../src/kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../src/kms/Modifier.ts';
 import {
-  encodeBufferCreate, encodeBufferData, encodeFrame, encodeId, encodeJson, encodeStatus, Msg, StatusCode,
+  encodeBufferCreate, encodeBufferData, encodeFrame, encodeId, encodeJson, encodeScanout, encodeStatus, Msg, StatusCode,
 } from '../../src/protocol/RemoteProtocol.ts';
 import type { ClientMessage } from '../../src/protocol/RemoteProtocol.ts';
 import { decodePng } from '../../src/render/Png.ts';
@@ -61,13 +61,13 @@ describe('viewer', () => {
     const a = solidPlane(1, 320, 200, [200, 30, 30]);
     const b = solidPlane(2, 320, 200, [30, 30, 200]);
     const { server, v, done } = await setup((c) => c.sendAll([...bufferMessages(a), ...bufferMessages(b),
-      encodeId(Msg.SCANOUT, 1), encodeFrame(1, [])]));
+      encodeScanout(1, 1, 0), encodeFrame(1, [])]));
     await v.waitFor('s.primaryId === 1');
     assert.deepEqual(pixelAt(await v.snapshot(), 5, 5), [200, 30, 30, 255]);
     for (const [id, rgb] of [[2, [30, 30, 200]], [1, [200, 30, 30]]] as const) {
       const sentBefore = server.bytesSent;
       const recvBefore = (await v.state()).bytesReceived;
-      server.client().send(encodeId(Msg.SCANOUT, id));
+      server.client().send(encodeScanout(id, 1, 0));
       await v.waitFor(`s.primaryId === ${id}`);
       assert.ok(server.bytesSent - sentBefore < 100, `server sent ${server.bytesSent - sentBefore} bytes`);
       assert.ok((await v.state()).bytesReceived - recvBefore < 100);
@@ -230,7 +230,7 @@ describe('viewer', () => {
       encodeBufferData(999, 0, Uint8Array.of(1, 2, 3)),
       encodeBufferData(1, a.bytes.length - 1, Uint8Array.of(1, 2)),
       encodeBufferCreate({ id: 7, drmFormat: DRM_FORMAT.XRGB8888, modifier: 0n, width: 100000, height: 1, stride: 400000, size: 0xffffffff }),
-      encodeId(Msg.SCANOUT, 4242), Uint8Array.of(Msg.STATS, 0x7b), Uint8Array.of(Msg.FRAME, 0, 0, 0, 0, 5, 0),
+      encodeScanout(4242, 1, 0), Uint8Array.of(Msg.STATS, 0x7b), Uint8Array.of(Msg.FRAME, 0, 0, 0, 0, 5, 0),
       'a text frame',
     ];
     for (const b of bad) c.send(b);
@@ -264,10 +264,10 @@ describe('viewer', () => {
     // A format this viewer does not know (NV12) and a modifier it cannot address (Yf).
     const nv12 = fourcc('N', 'V', '1', '2');
     c.sendAll([encodeBufferCreate({ id: 5, drmFormat: nv12, modifier: 0n, width: 64, height: 64, stride: 64, size: 6144 }),
-      encodeId(Msg.SCANOUT, 5)]);
+      encodeScanout(5, 1, 0)]);
     await v.waitFor('s.status !== null && s.status.startsWith("Unsupported pixel format: pixel format \'NV12\'")');
     c.sendAll([encodeBufferCreate({ id: 6, drmFormat: DRM_FORMAT.XRGB8888, modifier: DRM_FORMAT_MOD.I915_Yf_TILED,
-      width: 64, height: 64, stride: 512, size: 65536 }), encodeId(Msg.SCANOUT, 6)]);
+      width: 64, height: 64, stride: 512, size: 65536 }), encodeScanout(6, 1, 0)]);
     await v.waitFor('s.status !== null && s.status.startsWith("Unsupported tiling modifier: modifier I915_Yf_TILED")');
     c.sendAll(showMessages(solidPlane(7, 64, 64, [5, 6, 7])));
     await v.waitFor('s.primaryId === 7 && s.status === null');
