@@ -52,3 +52,28 @@ export function plugMonitor(sys: Sys, fd: number, edid: Uint8Array | undefined):
   if (r < 0) return r;
   return write32(sys, fd, base + REG.linkState.offset, VFIO_DEVICE_GFX_LINK_STATE_UP);
 }
+
+/** What the EDID region holds now: the plugged blob and the device's resolution limits (0 = none). */
+export interface MonitorState {
+  readonly edid: Uint8Array;
+  readonly maxXres: number;
+  readonly maxYres: number;
+}
+
+/** Read the EDID region the way a VMM would (registers, then the blob at edid_offset), or -errno. */
+export function readMonitor(sys: Sys, fd: number): MonitorState | number {
+  const base = findEdidRegion(sys, fd);
+  if (base < 0) return base;
+  const regs = new Uint8Array(EDID_REGS_LAYOUT.size);
+  const r = sys.pread(fd, regs, base);
+  if (r < 0) return r;
+  if (r !== regs.byteLength) return -Errno.EIO;
+  const v = new DataView(regs.buffer);
+  const size = v.getUint32(REG.edidSize.offset, true);
+  const edid = new Uint8Array(Math.min(size, v.getUint32(REG.edidMaxSize.offset, true)));
+  if (edid.byteLength > 0) {
+    const rb = sys.pread(fd, edid, base + v.getUint32(REG.edidOffset.offset, true));
+    if (rb < 0) return rb;
+  }
+  return { edid, maxXres: v.getUint32(REG.maxXres.offset, true), maxYres: v.getUint32(REG.maxYres.offset, true) };
+}

@@ -8,6 +8,7 @@ test('flip → present: percentiles of presented flips; superseded and skipped f
   assert.equal(f.quantile(0.5), undefined);
   for (let i = 1; i <= 100; i++) {
     f.flip(i, 1000 * i);
+    assert.equal(f.drawn(), true);
     f.present(1000 * i + i / 10); // 0.1 .. 10 ms
   }
   assert.equal(f.presented, 100);
@@ -17,14 +18,21 @@ test('flip → present: percentiles of presented flips; superseded and skipped f
   f.flip(101, 200_000);
   f.flip(102, 200_016); // 101 never presented
   f.flip(105, 200_032); // 102 superseded too; 103 and 104 never reached this viewer
+  f.drawn();
+  f.flip(106, 200_048); // arrives after 105 was drawn: 105 is not dropped
   f.present(200_040);
   assert.equal(f.dropped, 4);
   assert.equal(f.presented, 101);
-  f.present(300_000); // nothing pending: no sample
+  f.present(300_000); // nothing drawn: no sample
   assert.equal(f.presented, 101);
-  f.flip(106, undefined); // unknown vblank time: presented but not timed
+  f.drawn();
+  f.present(300_000);
+  assert.equal(f.presented, 102);
+  f.flip(107, undefined); // unknown vblank time: presented but not timed
+  f.drawn();
   f.present(300_001);
-  assert.equal(f.presented, 101);
+  assert.equal(f.presented, 102);
+  assert.equal(f.dropped, 4);
   f.reset();
   f.flip(1, 1); // a new connection restarts the numbering: no gap counted
   assert.equal(f.dropped, 4);

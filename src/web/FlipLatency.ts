@@ -13,7 +13,9 @@ export class FlipLatency {
   /** Flips presented (with a known vblank time). */
   public presented = 0;
   private readonly _samples: number[] = [];
+  /** The newest flip not drawn yet, and the one drawn and waiting for its frame on screen. */
   private _pending: { seq: number; vblankMs: number | undefined } | undefined;
+  private _drawn: { seq: number; vblankMs: number | undefined } | undefined;
   private _lastSeq: number | undefined;
 
   /** A SCANOUT arrived: flip `seq`, latched at `vblankMs` on this page's clock (undefined: unknown). */
@@ -27,16 +29,19 @@ export class FlipLatency {
     this._pending = { seq, vblankMs };
   }
 
-  /** Whether a flip waits to be presented. */
-  public get waiting(): boolean {
-    return this._pending !== undefined;
+  /** The newest flip was drawn (textures uploaded, draw issued): true when there was one. */
+  public drawn(): boolean {
+    if (this._pending === undefined) return false;
+    this._drawn = this._pending;
+    this._pending = undefined;
+    return true;
   }
 
-  /** The frame showing the pending flip was presented at `nowMs` (this page's clock). */
+  /** The frame with the drawn flip reached the screen at `nowMs` (this page's clock). */
   public present(nowMs: number): void {
-    const p = this._pending;
+    const p = this._drawn;
     if (p === undefined) return;
-    this._pending = undefined;
+    this._drawn = undefined;
     if (p.vblankMs === undefined) return;
     this.presented++;
     this._samples.push(Math.max(0, nowMs - p.vblankMs));
@@ -45,7 +50,7 @@ export class FlipLatency {
 
   /** A new connection: flip numbers start over. */
   public reset(): void {
-    this._pending = undefined;
+    this._pending = this._drawn = undefined;
     this._lastSeq = undefined;
   }
 

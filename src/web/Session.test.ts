@@ -116,6 +116,7 @@ test('flip → present: PONGs give the host clock offset, SCANOUT its vblank tim
   ws.message(buf(1));
   const now = performance.timeOrigin + performance.now();
   ws.message(encodeScanout(1, 7, now + 1000 - 4)); // latched 4 ms ago on the host's clock
+  assert.equal(s.flipLatency.drawn(), true);
   s.flipPresented(performance.timeOrigin + performance.now());
   const p50 = s.flipLatency.quantile(0.5)!;
   assert.ok(p50 >= 4 && p50 < 1000, `flip → present ${p50} ms`);

@@ -333,9 +333,10 @@ describe('viewer', () => {
     assert.equal(await statsRow('copied'), '0 B (zero-copy)');
     assert.match((await statsRow('refresh'))!, /^dirty · (.* · )?dma-buf$/);
     assert.match((await statsRow('rates'))!, /^FPS [\d.]+ {2}UPS [\d.]+ {2}guest flips\/s [\d.]+$/);
-    assert.match((await statsRow('latency'))!, /^server→viewer (\d+(\.\d)? ms|—) · upload [\d.]+ · decode [\d.]+ · present [\d.]+ ms$/);
+    assert.match((await statsRow('latency'))!, /^upload [\d.]+ · decode [\d.]+ · present [\d.]+ ms$/);
+    assert.match((await statsRow('flip'))!, /^(p50 [\d.]+ ms · p99 [\d.]+ ms · dropped \d+ of \d+|no flip shown yet|waiting for the host clock…)$/);
     assert.match((await statsRow('network'))!, /\/s · total .* · server queue 2\.0 KiB$/);
-    assert.equal(await v.page.locator('.vg-stats tr').count(), 7, 'a compact panel, not a dump');
+    assert.equal(await v.page.locator('.vg-stats tr').count(), 8, 'a compact panel, not a dump');
     // The raw payload stays behind "details".
     assert.equal(await v.page.isVisible('.vg-stats-rawtext'), false);
     await v.page.click('.vg-stats summary');
@@ -344,8 +345,11 @@ describe('viewer', () => {
     assert.equal(held, 'vg-screen', 'opening details leaves the keyboard with the picture');
     await v.page.waitForFunction(() => document.querySelectorAll('.vg-buffers tbody tr').length === 1);
     const row = await v.page.textContent('.vg-buffers tbody tr');
-    assert.match(row!, /^1XRGB8888LINEAR120x90/);
-    assert.match((await v.page.textContent('.vg-events'))!, /"kind":"flip"/);
+    assert.match(row!, /^1XRGB8888 LINEAR120×90/);
+    // Events in words: never a JSON blob.
+    const events = (await v.page.textContent('.vg-events'))!;
+    assert.match(events, /host event: flip/);
+    assert.doesNotMatch(events, /[{}"]/);
     assert.deepEqual(v.pageErrors, []);
   });
 
@@ -356,7 +360,10 @@ describe('viewer', () => {
     await server.waitFor((all) => all.some((m) => m.type === Msg.RESIZE), 3000);
     const r = server.received.find((m) => m.type === Msg.RESIZE)!;
     const s = await v.state();
-    assert.deepEqual(r.type === Msg.RESIZE ? [r.width, r.height] : [], [s.canvasWidth, s.canvasHeight]);
+    // The tile's area in device pixels, never below the documented 640×480 minimum.
+    assert.deepEqual(r.type === Msg.RESIZE ? [r.width, r.height] : [],
+      [Math.max(640, s.areaWidth), Math.max(480, s.areaHeight)]);
+    assert.ok(s.areaHeight < 480, `the 640×480 window leaves less than 480 rows (${s.areaHeight}) for the picture`);
     await done();
   });
 });
