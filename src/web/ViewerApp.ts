@@ -294,7 +294,11 @@ export class ViewerApp extends Disposable {
     });
     v.session.onChange(() => this._scheduleInspector());
     v.session.onChange(() => { if (v === this._focused) setText(this._scaleShown, v.scaleLabel()); });
-    v.onResize(() => { if (v === this._focused) this._scheduleResize(); });
+    v.onResize(() => {
+      if (v !== this._focused) return;
+      this._scheduleResize();
+      setText(this._scaleShown, v.scaleLabel());
+    });
     v.element.addEventListener('pointerdown', (e) => {
       if (v === this._focused) return;
       // No mousedown follows, so the focus _focus gives the picture is not taken away again.
@@ -352,6 +356,7 @@ export class ViewerApp extends Disposable {
   private _update(patch: Partial<ViewerSettings>): void {
     this.settings = { ...this.settings, ...patch };
     this._focused.setOptions({ scale: this.settings.scale, filter: this.settings.filter });
+    setText(this._scaleShown, this._focused.scaleLabel());
     this._syncUrl();
   }
 

@@ -190,7 +190,8 @@ describe('flip → present', () => {
     const s = await v.state();
     assert.ok(s.flipToPresentP50! > 0 && s.flipToPresentP99! >= s.flipToPresentP50!,
       `p50 ${s.flipToPresentP50} p99 ${s.flipToPresentP99}`);
-    await v.page.waitForFunction(() => /^p50 /.test(document.querySelector('.vg-stats tr[data-row="flip"] td')?.textContent ?? ''));
+    // The overlay ticks once a second: wait for the tick that has the dropped flip.
+    await v.page.waitForFunction(() => /^p50 .* dropped [1-9]/.test(document.querySelector('.vg-stats tr[data-row="flip"] td')?.textContent ?? ''));
     const row = (await v.page.textContent('.vg-stats tr[data-row="flip"] td'))!;
     const m = /^p50 ([\d.]+) ms · p99 ([\d.]+) ms · dropped (\d+) of (\d+)$/.exec(row);
     assert.ok(m, row);
