@@ -46,6 +46,15 @@ async function attached(s: LabServer, vm: string, query = ''): Promise<TestClien
   return c;
 }
 
+/** Poll `pred` between I/O turns (bounded: 5 s). */
+async function waitUntil(pred: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!pred()) {
+    assert.ok(Date.now() < deadline, 'condition not reached in 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Let microtasks (the channel's flush) and pending I/O callbacks run. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -611,13 +620,38 @@ describe('LabServer: security', () => {
     byCookie.close();
   });
 
+  it('tells a VM when its last viewer leaves (to restore its mode), not before, not on shutdown', async () => {
+    const vm = gvtVm('leave');
+    const [a] = doubleBuffered(vm, 256, 64);
+    flip(vm, a);
+    vm.refresh();
+    let left = 0;
+    const hooked: LabVm = { ...vm, lastViewerLeft: () => { left++; } };
+    const s = await serve([hooked]);
+    const c1 = await attached(s, 'leave');
+    const c2 = await attached(s, 'leave');
+    c1.close();
+    await waitUntil(() => s.stats.clients === 1);
+    assert.equal(left, 0, 'one viewer is still there');
+    c2.close();
+    await waitUntil(() => left === 1);
+    const c3 = await attached(s, 'leave');
+    assert.equal(left, 1);
+    await s.close();
+    assert.equal(left, 1, 'a server shutdown restores nothing');
+    c3.close();
+  });
+
   it('takes the next free port when the default one is busy', async () => {
     const blocker: TcpServer = createTcpServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const busy = (blocker.address() as { port: number }).port;
     try {
-      const s = await serve([], { port: busy });
+      const log: string[] = [];
+      const s = await serve([], { port: busy, log: (l) => log.push(l) });
       assert.ok(s.port > busy && s.port <= busy + 20, `got ${s.port}`);
+      // Not silently: the terminal says which port it took instead.
+      assert.ok(log.includes(`port ${busy} is in use; serving on ${s.port} instead`), log.join('\n'));
       await assert.rejects(LabServer.start({ vms: new VmRegistry(), port: busy, strictPort: true, assets: ASSETS }), /in use/);
     } finally {
       blocker.close();
