@@ -64,16 +64,19 @@ export interface MonitorState {
 export function readMonitor(sys: Sys, fd: number): MonitorState | number {
   const base = findEdidRegion(sys, fd);
   if (base < 0) return base;
-  const regs = new Uint8Array(EDID_REGS_LAYOUT.size);
-  const r = sys.pread(fd, regs, base);
-  if (r < 0) return r;
-  if (r !== regs.byteLength) return -Errno.EIO;
-  const v = new DataView(regs.buffer);
-  const size = v.getUint32(REG.edidSize.offset, true);
-  const edid = new Uint8Array(Math.min(size, v.getUint32(REG.edidMaxSize.offset, true)));
+  // The registers take aligned 4-byte accesses only (as in the kernel's mdev samples).
+  const reg = (at: number): number => {
+    const b = new Uint8Array(4);
+    const r = sys.pread(fd, b, base + at);
+    return r < 0 ? r : r !== 4 ? -Errno.EIO : new DataView(b.buffer).getUint32(0, true);
+  };
+  const [offset, maxSize, size, maxXres, maxYres] = [REG.edidOffset, REG.edidMaxSize, REG.edidSize, REG.maxXres,
+    REG.maxYres].map((f) => reg(f.offset)) as [number, number, number, number, number];
+  for (const v of [offset, maxSize, size, maxXres, maxYres]) if (v < 0) return v;
+  const edid = new Uint8Array(Math.min(size, maxSize));
   if (edid.byteLength > 0) {
-    const rb = sys.pread(fd, edid, base + v.getUint32(REG.edidOffset.offset, true));
+    const rb = sys.pread(fd, edid, base + offset);
     if (rb < 0) return rb;
   }
-  return { edid, maxXres: v.getUint32(REG.maxXres.offset, true), maxYres: v.getUint32(REG.maxYres.offset, true) };
+  return { edid, maxXres, maxYres };
 }
