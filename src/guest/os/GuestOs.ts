@@ -161,7 +161,8 @@ export class GuestOs extends Disposable implements ShellHost {
     tty1.write(`\nWelcome to ${OS_NAME}. Type 'help' for commands.\n`);
     for (let i = 1; i < TTY_COUNT; i++) this.ttys[i]!.write(`${OS_NAME} ${OS_VERSION} tty${i + 1}\n\n`);
     for (const sh of this.shells) sh.prompt();
-    this.terminalShell.tty.write(`${OS_NAME} ${OS_VERSION} desktop terminal. Type 'help' for commands.\n`);
+    // Short: written at the tty's boot size (40 columns) and kept when the window sizes it.
+    this.terminalShell.tty.write(`${OS_NAME} terminal: try 'help'\n`);
     this.terminalShell.prompt();
     this.fbcon.render();
     this._booted = true;
