@@ -11,6 +11,14 @@ function age(ms: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** Compact age for the table: '12.3 s', '4 min', '2 h'. */
+function shortAge(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h`;
+}
+
 function clock(t: number): string {
   const d = new Date(t);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -63,11 +71,11 @@ export class InspectorPanel {
   private _eventsLastTime = 0;
 
   public constructor() {
-    const head = h('tr', {}, ...['dma-buf', 'format', 'size', 'bytes', 'shown', 'age', ''].map((t) => h('th', {}, t)));
+    const head = h('tr', {}, ...['id', 'format', 'size', 'received', 'shown', 'age', ''].map((t) => h('th', {}, t)));
     const actHead = h('tr', {}, ...['what', 'count', 'rate', 'last'].map((t) => h('th', {}, t)));
     this.element = h('aside', { class: 'vg-inspector', 'aria-label': 'Inspector' },
       h('h2', {}, 'Planes'), this._plane,
-      h('h2', {}, 'dma-buf cache (this viewer\'s mirror)'),
+      h('h2', {}, 'dma-buf cache (this viewer\'s mirror; format LINEAR unless named)'),
       h('div', { class: 'vg-table-wrap' }, h('table', { class: 'vg-buffers' }, h('thead', {}, head), this._rows)),
       h('h2', {}, 'Activity'),
       h('table', { class: 'vg-activity' }, h('thead', {}, actHead), this._activity),
@@ -106,9 +114,9 @@ export class InspectorPanel {
 
     const rows = s.store.list().sort((a, b) => a.id - b.id).map((b) => h('tr',
       { class: b.id === s.primaryId ? 'vg-shown' : undefined },
-      ...[String(b.id), `${formatName(b.drmFormat)} ${modifierName(b.modifier)}`, `${b.width}×${b.height}`,
-        `${formatBytes(b.bytesReceived)} of ${formatBytes(b.size)}`, `${b.scanouts}×`, age(now - b.createdAt),
-        b.id === s.primaryId ? 'on screen' : b.id === c?.id ? 'cursor' : ''].map((t) => h('td', {}, t))));
+      ...[String(b.id), b.modifier === 0n ? formatName(b.drmFormat) : `${formatName(b.drmFormat)} ${modifierName(b.modifier)}`,
+        `${b.width}×${b.height}`, formatBytes(b.bytesReceived), `${b.scanouts}×`, shortAge(now - b.createdAt),
+        b.id === s.primaryId ? 'shown' : b.id === c?.id ? 'cursor' : ''].map((t) => h('td', {}, t))));
     this._rows.replaceChildren(...rows);
 
     const act = [...s.activity.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([what, a]) => {
