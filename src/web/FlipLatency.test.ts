@@ -7,12 +7,13 @@ test('flip → present: percentiles of presented flips; superseded and skipped f
   const f = new FlipLatency();
   assert.equal(f.quantile(0.5), undefined);
   for (let i = 1; i <= 100; i++) {
-    f.flip(i, 1000 * i);
+    f.flip(i, 1000 * i, 1000 * i + 0.05);
     assert.equal(f.drawn(), true);
     f.present(1000 * i + i / 10); // 0.1 .. 10 ms
   }
   assert.equal(f.presented, 100);
   assert.equal(f.dropped, 0);
+  assert.ok(Math.abs(f.wireQuantile(0.5)! - 0.05) < 1e-6, 'vblank → arrival share');
   assert.ok(Math.abs(f.quantile(0.5)! - 5) < 1e-6, String(f.quantile(0.5)));
   assert.ok(Math.abs(f.quantile(0.99)! - 9.9) < 1e-6, String(f.quantile(0.99)));
   f.flip(101, 200_000);

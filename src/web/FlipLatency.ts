@@ -1,6 +1,23 @@
 /** Samples kept for the percentiles (about 8 s of flips at 60 Hz). */
 const WINDOW = 512;
 
+interface Flip {
+  readonly seq: number;
+  readonly vblankMs: number | undefined;
+  readonly arrivedMs: number | undefined;
+}
+
+function keep(list: number[], v: number): void {
+  list.push(v);
+  if (list.length > WINDOW) list.splice(0, list.length - WINDOW);
+}
+
+function quantileOf(list: readonly number[], q: number): number | undefined {
+  if (list.length === 0) return undefined;
+  const s = [...list].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
 /**
  * Flip → present in the viewer: for each flip (SCANOUT) the host time of the vblank that latched
  * it, already on the viewer's clock, and when the frame that shows it was presented. A flip
@@ -13,20 +30,25 @@ export class FlipLatency {
   /** Flips presented (with a known vblank time). */
   public presented = 0;
   private readonly _samples: number[] = [];
+  /** vblank → SCANOUT arrival of the same flips: the wire's share of the total. */
+  private readonly _wire: number[] = [];
   /** The newest flip not drawn yet, and the one drawn and waiting for its frame on screen. */
-  private _pending: { seq: number; vblankMs: number | undefined } | undefined;
-  private _drawn: { seq: number; vblankMs: number | undefined } | undefined;
+  private _pending: Flip | undefined;
+  private _drawn: Flip | undefined;
   private _lastSeq: number | undefined;
 
-  /** A SCANOUT arrived: flip `seq`, latched at `vblankMs` on this page's clock (undefined: unknown). */
-  public flip(seq: number, vblankMs: number | undefined): void {
+  /**
+   * A SCANOUT arrived at `arrivedMs`: flip `seq`, latched at `vblankMs` (both on this page's
+   * clock; vblankMs undefined: unknown).
+   */
+  public flip(seq: number, vblankMs: number | undefined, arrivedMs?: number): void {
     if (this._pending !== undefined) this.dropped++;
     if (this._lastSeq !== undefined) {
       const gap = (seq - this._lastSeq - 1) >>> 0;
       if (gap > 0 && gap < 0x80000000) this.dropped += gap;
     }
     this._lastSeq = seq;
-    this._pending = { seq, vblankMs };
+    this._pending = { seq, vblankMs, arrivedMs };
   }
 
   /** The newest flip was drawn (textures uploaded, draw issued): true when there was one. */
@@ -44,8 +66,8 @@ export class FlipLatency {
     this._drawn = undefined;
     if (p.vblankMs === undefined) return;
     this.presented++;
-    this._samples.push(Math.max(0, nowMs - p.vblankMs));
-    if (this._samples.length > WINDOW) this._samples.splice(0, this._samples.length - WINDOW);
+    keep(this._samples, Math.max(0, nowMs - p.vblankMs));
+    if (p.arrivedMs !== undefined) keep(this._wire, Math.max(0, p.arrivedMs - p.vblankMs));
   }
 
   /** A new connection: flip numbers start over. */
@@ -56,9 +78,12 @@ export class FlipLatency {
 
   /** The q-quantile (0..1) of the recent samples in ms, undefined without samples. */
   public quantile(q: number): number | undefined {
-    if (this._samples.length === 0) return undefined;
-    const s = [...this._samples].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+    return quantileOf(this._samples, q);
+  }
+
+  /** The same for vblank → SCANOUT arrival (the host and the wire; the rest is the viewer's). */
+  public wireQuantile(q: number): number | undefined {
+    return quantileOf(this._wire, q);
   }
 
   public get samples(): number {

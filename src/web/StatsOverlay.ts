@@ -164,7 +164,8 @@ export class StatsOverlay {
     const p99 = fl.quantile(0.99);
     set('flip', p50 === undefined || p99 === undefined
       ? (s.clock.offset === undefined ? 'waiting for the host clock…' : 'no flip shown yet')
-      : `p50 ${ms(p50)} ms · p99 ${ms(p99)} ms · dropped ${fl.dropped} of ${fl.presented + fl.dropped}`);
+      : `p50 ${ms(p50)} ms · p99 ${ms(p99)} ms · dropped ${fl.dropped} of ${fl.presented + fl.dropped}` +
+        ` · wire p50 ${ms(fl.wireQuantile(0.5) ?? 0)} ms`);
     this._cells.get('flip')!.classList.toggle('vg-warn', fl.dropped > 0 && fl.dropped * 10 > fl.presented);
 
     const t = v.renderer.timings;

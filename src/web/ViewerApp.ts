@@ -244,6 +244,7 @@ export class ViewerApp extends Disposable {
           devicePixelRatio, resizeSent: this._resizeSent.get(s.vm ?? '') ?? null,
           flipToPresentP50: s.flipLatency.quantile(0.5) ?? null, flipToPresentP99: s.flipLatency.quantile(0.99) ?? null,
           flipsPresented: s.flipLatency.presented, flipsDropped: s.flipLatency.dropped,
+          flipWireP50: s.flipLatency.wireQuantile(0.5) ?? null,
           clockOffset: s.clock.offset ?? null, stale: v.element.classList.contains('vg-stale'),
           statsText: this._stats.element.hidden ? null : this._stats.element.textContent,
         };

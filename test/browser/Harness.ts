@@ -39,6 +39,7 @@ export interface ViewerState {
   flipToPresentP99: number | null;
   flipsPresented: number;
   flipsDropped: number;
+  flipWireP50: number | null;
   clockOffset: number | null;
   stale: boolean;
   statsText: string | null;

@@ -278,7 +278,7 @@ describe('viewer on the real lab', () => {
     await v.page.waitForFunction(() => /^p50 /.test(document.querySelector('.vg-stats tr[data-row="flip"] td')?.textContent ?? ''),
       undefined, { timeout: 5000 });
     const row = (await v.page.textContent('.vg-stats tr[data-row="flip"] td'))!;
-    const m = /^p50 ([\d.]+) ms · p99 ([\d.]+) ms · dropped (\d+) of (\d+)$/.exec(row);
+    const m = /^p50 ([\d.]+) ms · p99 ([\d.]+) ms · dropped (\d+) of (\d+) · wire p50 ([\d.]+) ms$/.exec(row);
     assert.ok(m !== null && Number(m[1]) > 0 && Number(m[2]) > 0, row);
     // And a second click pauses it again.
     await v.page.mouse.click(at.x, at.y);

@@ -334,7 +334,7 @@ describe('viewer', () => {
     assert.match((await statsRow('refresh'))!, /^dirty · (.* · )?dma-buf$/);
     assert.match((await statsRow('rates'))!, /^FPS [\d.]+ {2}UPS [\d.]+ {2}guest flips\/s [\d.]+$/);
     assert.match((await statsRow('latency'))!, /^upload [\d.]+ · decode [\d.]+ · present [\d.]+ ms$/);
-    assert.match((await statsRow('flip'))!, /^(p50 [\d.]+ ms · p99 [\d.]+ ms · dropped \d+ of \d+|no flip shown yet|waiting for the host clock…)$/);
+    assert.match((await statsRow('flip'))!, /^(p50 [\d.]+ ms · p99 [\d.]+ ms · dropped \d+ of \d+ · wire p50 [\d.]+ ms|no flip shown yet|waiting for the host clock…)$/);
     assert.match((await statsRow('network'))!, /\/s · total .* · server queue 2\.0 KiB$/);
     assert.equal(await v.page.locator('.vg-stats tr').count(), 8, 'a compact panel, not a dump');
     // The raw payload stays behind "details".
