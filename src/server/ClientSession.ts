@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import {
-  Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodeStatus, isProtocolError,
+  Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodePong, encodeStatus, isProtocolError,
   type ClientMessage,
 } from '../protocol/RemoteProtocol.ts';
 import type { ClientStats } from '../protocol/InspectorData.ts';
@@ -225,6 +225,11 @@ export class ClientSession {
   private _handle(m: ClientMessage): void {
     if (m.type === Msg.ATTACH) {
       this._attach(m.vm);
+      return;
+    }
+    if (m.type === Msg.PING) {
+      // Answered at once, attached or not: the viewer's clock-offset estimate for flip → present.
+      this.mirror.postControl(encodePong(m.seq, m.clientMs, performance.timeOrigin + performance.now()));
       return;
     }
     const vm = this._vm;

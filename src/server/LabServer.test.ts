@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { after, describe, it } from 'node:test';
 import type { ClientOptions } from 'ws';
 import {
-  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePointerAbs, encodeResize,
+  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodeResize,
   type ServerMessage,
 } from '../protocol/RemoteProtocol.ts';
 import { readDirectScanout } from '../protocol/InspectorData.ts';
@@ -45,6 +45,15 @@ async function attached(s: LabServer, vm: string, query = ''): Promise<TestClien
   c.attach(vm);
   await c.next((m) => m.type === Msg.SCANOUT, 'first SCANOUT');
   return c;
+}
+
+/** Poll `pred` between I/O turns (bounded: 5 s). */
+async function waitUntil(pred: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!pred()) {
+    assert.ok(Date.now() < deadline, 'condition not reached in 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Let microtasks (the channel's flush) and pending I/O callbacks run. */
@@ -110,7 +119,7 @@ describe('LabServer: remote display', () => {
     c.close();
   });
 
-  it('a flip between two buffers the client holds costs one 5-byte SCANOUT', async () => {
+  it('a flip between two buffers the client holds costs one 17-byte SCANOUT', async () => {
     const vm = gvtVm('flip');
     const [a, b] = doubleBuffered(vm, 1024, 64);
     vm.fill(a, 0x11);
@@ -124,6 +133,7 @@ describe('LabServer: remote display', () => {
     const idB = (sb as { id: number }).id;
     assert.notEqual(idB, idA);
     assert.deepEqual(c.buffers.get(idB)!.bytes, vm.bytes(b));
+    let lastSeq: number | undefined;
     for (let i = 0; i < 10; i++) {
       const from = c.messages.length;
       const before = s.stats.bytesSent;
@@ -132,10 +142,16 @@ describe('LabServer: remote display', () => {
       await settle();
       const m = await c.next((x) => x.type === Msg.SCANOUT, 'SCANOUT', from);
       assert.equal((m as { id: number }).id, i % 2 === 0 ? idA : idB);
+      // Version 2: each flip carries its number and the host time of the vblank that latched it.
+      const sm = m as { flipSeq: number; vblankMs: number };
+      const host = performance.timeOrigin + performance.now();
+      assert.ok(sm.vblankMs > host - 60_000 && sm.vblankMs <= host, `vblank time ${sm.vblankMs} vs now ${host}`);
+      if (lastSeq !== undefined) assert.equal(sm.flipSeq, lastSeq + 1, 'one flip, one number');
+      lastSeq = sm.flipSeq;
       const cost = s.stats.bytesSent - before;
       assert.ok(cost < 100, `flip ${i} cost ${cost} bytes`);
-      assert.equal(cost, 5);
-      assert.equal(c.bytesSince(from), 5);
+      assert.equal(cost, 17);
+      assert.equal(c.bytesSince(from), 17);
     }
     assert.deepEqual(c.protocolErrors, []);
     c.close();
@@ -241,6 +257,12 @@ describe('LabServer: remote display', () => {
     assert.equal(s.stats.channels, 0);
     c.send(encodeKey(30, true));
     await c.next(isError(ErrorCode.NOT_ATTACHED), 'ERROR not attached');
+    // A clock probe is answered attached or not: the client's time echoed, the host's added.
+    const t0 = performance.timeOrigin + performance.now();
+    c.send(encodePing(77, t0));
+    const pong = await c.next((m) => m.type === Msg.PONG, 'PONG', from) as { seq: number; clientMs: number; serverMs: number };
+    assert.deepEqual([pong.seq, pong.clientMs], [77, t0]);
+    assert.ok(pong.serverMs >= t0 && pong.serverMs <= performance.timeOrigin + performance.now(), 'host time inside the round trip');
     c.close();
   });
 
@@ -332,7 +354,7 @@ describe('LabServer: other devices', () => {
     assert.equal((back as { id: number }).id, (first as { id: number }).id);
     assert.notEqual((second as { id: number }).id, (first as { id: number }).id);
     await settle();
-    assert.equal(c.bytesSince(from), 5);
+    assert.equal(c.bytesSince(from), 17);
     assert.deepEqual(c.protocolErrors, []);
     c.close();
     vfio.dispose();
@@ -639,13 +661,38 @@ describe('LabServer: security', () => {
     byCookie.close();
   });
 
+  it('tells a VM when its last viewer leaves (to restore its mode), not before, not on shutdown', async () => {
+    const vm = gvtVm('leave');
+    const [a] = doubleBuffered(vm, 256, 64);
+    flip(vm, a);
+    vm.refresh();
+    let left = 0;
+    const hooked: LabVm = { ...vm, lastViewerLeft: () => { left++; } };
+    const s = await serve([hooked]);
+    const c1 = await attached(s, 'leave');
+    const c2 = await attached(s, 'leave');
+    c1.close();
+    await waitUntil(() => s.stats.clients === 1);
+    assert.equal(left, 0, 'one viewer is still there');
+    c2.close();
+    await waitUntil(() => left === 1);
+    const c3 = await attached(s, 'leave');
+    assert.equal(left, 1);
+    await s.close();
+    assert.equal(left, 1, 'a server shutdown restores nothing');
+    c3.close();
+  });
+
   it('takes the next free port when the default one is busy', async () => {
     const blocker: TcpServer = createTcpServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const busy = (blocker.address() as { port: number }).port;
     try {
-      const s = await serve([], { port: busy });
+      const log: string[] = [];
+      const s = await serve([], { port: busy, log: (l) => log.push(l) });
       assert.ok(s.port > busy && s.port <= busy + 20, `got ${s.port}`);
+      // Not silently: the terminal says which port it took instead.
+      assert.ok(log.includes(`port ${busy} is in use; serving on ${s.port} instead`), log.join('\n'));
       await assert.rejects(LabServer.start({ vms: new VmRegistry(), port: busy, strictPort: true, assets: ASSETS }), /in use/);
     } finally {
       blocker.close();

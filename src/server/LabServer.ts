@@ -186,6 +186,7 @@ export class LabServer implements SessionHost {
     this._http = http;
     this._wss = wss;
     this._port = (http.address() as AddressInfo).port;
+    if (first !== 0 && this._port !== first) this._log(`port ${first} is in use; serving on ${this._port} instead`);
     this._subs.push(this.vms.onAdd(() => this._vmsChanged()));
     this._subs.push(this.vms.onRemove((vm) => this._vmRemoved(vm)));
     const statsMs = this._opts.statsIntervalMs ?? 1000;
@@ -284,6 +285,8 @@ export class LabServer implements SessionHost {
     if (ch.clientCount > 0 || this._channels.get(ch.vm) !== ch) return;
     this._channels.delete(ch.vm);
     ch.dispose();
+    // The VM's last viewer left (not a shutdown, not a removal): it may undo a viewer's resize.
+    if (!this._closing && this.vms.get(ch.vm.name) === ch.vm) ch.vm.lastViewerLeft?.();
   }
 
   public helloInfo(session: ClientSession): unknown {

@@ -2,7 +2,7 @@ import { DamageMapper } from '../display/DamageMapper.ts';
 import { formatInfo } from '../kms/Fourcc.ts';
 import {
   Msg, encodeBufferCreate, encodeCursorDefine, encodeCursorMove, encodeFrame, encodeId, encodeJson,
-  encodeStatus,
+  encodeScanout, encodeStatus,
 } from '../protocol/RemoteProtocol.ts';
 import type { IDisposable } from '../base/Disposable.ts';
 import type { MirrorStats, StatsPayload } from '../protocol/InspectorData.ts';
@@ -349,7 +349,7 @@ export class RemoteMirror {
       cb.mapper?.take(); // the SCANOUT redraws everything
       cb.frameDirty = false;
       this._scanouts++;
-      return encodeId(Msg.SCANOUT, p.remoteId);
+      return encodeScanout(p.remoteId, ch.flipSeq, ch.flipVblankMs);
     }
     if (!cb.passActive) {
       if (cb.seenGen === p.gen) return undefined;

@@ -90,6 +90,8 @@ export class VmChannel extends Disposable {
   private _cursor: ChannelCursor = NO_CURSOR;
   private _pointer: ChannelPointer = { x: 0, y: 0 };
   private _status: ChannelStatus = { code: StatusCode.NO_PLANE_YET, text: '' };
+  private _flipSeq = 0;
+  private _flipVblankMs = 0;
   /** Bytes of guest memory hashed for buffers since released (live ones count their own). */
   private _bytesHashedReleased = 0;
 
@@ -134,6 +136,16 @@ export class VmChannel extends Disposable {
   }
 
   // ---- state clients converge to ---------------------------------------------------------------
+
+  /** Flips seen (scanouts), for the viewer's flip → present measurement. */
+  public get flipSeq(): number {
+    return this._flipSeq;
+  }
+
+  /** Host time (epoch ms) of the vblank that latched the last flip; 0 before the first. */
+  public get flipVblankMs(): number {
+    return this._flipVblankMs;
+  }
 
   /** The primary buffer the clients should show (undefined before the first scanout). */
   public get primary(): BufferShadow | undefined {
@@ -267,6 +279,10 @@ export class VmChannel extends Disposable {
   // ---- console events --------------------------------------------------------------------------
 
   private _scanout(b: DisplayBuffer): void {
+    // The display client reports a flip right after the vblank IRQ that latched it; its wake-up
+    // time stands in for the vblank's until the console carries the IRQ's own timestamp.
+    this._flipSeq = (this._flipSeq + 1) >>> 0;
+    this._flipVblankMs = performance.timeOrigin + performance.now();
     const s = this._shadowFor(b);
     s.markAll();
     this._primary = s;

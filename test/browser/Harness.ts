@@ -30,6 +30,19 @@ export interface ViewerState {
   bytesReceived: number;
   buffers: number[];
   events: string[];
+  scale: string;
+  areaWidth: number;
+  areaHeight: number;
+  devicePixelRatio: number;
+  resizeSent: string | null;
+  flipToPresentP50: number | null;
+  flipToPresentP99: number | null;
+  flipsPresented: number;
+  flipsDropped: number;
+  flipWireP50: number | null;
+  clockOffset: number | null;
+  stale: boolean;
+  statsText: string | null;
 }
 
 export interface OpenOptions {
@@ -38,6 +51,8 @@ export interface OpenOptions {
   viewport?: { width: number; height: number } | null;
   /** Make getContext('webgl2') return null (a browser without WebGL2). */
   noWebGL2?: boolean;
+  /** Chromium's DPR emulation (the page sees devicePixelRatio = this). */
+  deviceScaleFactor?: number;
 }
 
 export class ViewerPage {
@@ -51,9 +66,10 @@ export class ViewerPage {
   /** `server`: the fake server, or anything serving the viewer at `url` (the real lab). */
   public static async open(browser: Browser, server: { readonly url: string }, o: OpenOptions = {}): Promise<ViewerPage> {
     // Emulated device scale factors do not reach ResizeObserver's device-pixel-content-box in
-    // Chromium; HiDPI tests launch with --force-device-scale-factor and viewport null instead.
+    // Chromium (the viewer falls back to CSS × DPR then); --force-device-scale-factor with
+    // viewport null is the real thing.
     const context = await browser.newContext(o.viewport === null ? { viewport: null, acceptDownloads: true }
-      : { viewport: o.viewport ?? { width: 1000, height: 700 }, acceptDownloads: true });
+      : { viewport: o.viewport ?? { width: 1000, height: 700 }, acceptDownloads: true, deviceScaleFactor: o.deviceScaleFactor });
     if (o.noWebGL2 === true) {
       await context.addInitScript(() => {
         const orig = HTMLCanvasElement.prototype.getContext;

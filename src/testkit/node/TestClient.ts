@@ -176,6 +176,7 @@ export function describeMessage(m: ServerMessage): string {
     case Msg.STATUS: return `STATUS(${m.code} ${m.text})`;
     case Msg.STATS: return 'STATS';
     case Msg.EVENT: return 'EVENT';
+    case Msg.PONG: return `PONG(${m.seq})`;
     case Msg.ERROR: return `ERROR(${m.code} ${m.text})`;
   }
 }
