@@ -38,7 +38,15 @@ export interface OpenOptions {
   viewport?: { width: number; height: number } | null;
   /** Make getContext('webgl2') return null (a browser without WebGL2). */
   noWebGL2?: boolean;
+  /** requestAnimationFrame never fires: the page is never presented (a busy or hidden tab). */
+  noAnimationFrames?: boolean;
 }
+
+/**
+ * How long a wait on the viewer's state may take before it fails with what it saw: a guard
+ * against a hang, never a speed assertion, so it is generous for a loaded machine.
+ */
+export const WAIT_GUARD_MS = 60_000;
 
 export class ViewerPage {
   /** Uncaught exceptions in the page: every test asserts there are none. */
@@ -63,6 +71,11 @@ export class ViewerPage {
         } as typeof orig;
       });
     }
+    if (o.noAnimationFrames === true) {
+      await context.addInitScript(() => {
+        window.requestAnimationFrame = () => 0;
+      });
+    }
     const page = await context.newPage();
     const v = new ViewerPage(context, page);
     const q = new URLSearchParams({ grid: '0', ...o.params }).toString();
@@ -79,7 +92,7 @@ export class ViewerPage {
    * page: the lab server's CSP (script-src 'self') forbids evaluating strings there. Between
    * reads the page gets an animation frame.
    */
-  public async waitFor(pred: string, timeout = 5000): Promise<void> {
+  public async waitFor(pred: string, timeout = WAIT_GUARD_MS): Promise<void> {
     const test = new Function('s', `return (${pred});`) as (s: ViewerState) => boolean;
     const deadline = Date.now() + timeout;
     let s: ViewerState | undefined;
