@@ -11,6 +11,9 @@ import { PROMPT } from '../os/Shell.ts';
 import { SimpleFbDevice } from './SimpleFbDevice.ts';
 import { Vm } from './Vm.ts';
 
+/** A wait's guard against a hang (never a speed bound): generous for a loaded machine. */
+const WAIT_MS = 60_000;
+
 function machine(w = 800, h = 600) {
   const memory = new GuestMemory(48 << 20);
   const dirtyLog = new DirtyLog(memory.pageCount);
@@ -71,7 +74,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   const fbcon = identity(primary(dev));
 
   vm.typeText('flip-demo\n');
-  const s = await vm.waitFor((st) => st.activeVt === 7 && st.animating, 10_000, 'tty7');
+  const s = await vm.waitFor((st) => st.activeVt === 7 && st.animating, WAIT_MS, 'tty7');
   // Every flip the device latches, as the mediator sees it.
   const sessionBuffers = new Set<string>();
   const sub = dev.onDisplayEvent((e) => {
@@ -92,11 +95,11 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   await vm.waitFor(() => {
     const c = dev.decodePlane(PlaneType.CURSOR) as DecodedPlane;
     return c.xPos === 330 && c.yPos === 220;
-  }, 10_000, 'cursor at (330,220)');
+  }, WAIT_MS, 'cursor at (330,220)');
 
   // Back to the console: the very same fbcon buffer, and no cursor plane.
   vm.switchVt(1);
-  await vm.waitFor((st) => st.activeVt === 1, 10_000, 'tty1');
+  await vm.waitFor((st) => st.activeVt === 1, WAIT_MS, 'tty1');
   await vm.waitForText('flip-demo');
   assert.equal(identity(primary(dev)), fbcon);
   assert.equal(dev.decodePlane(PlaneType.CURSOR), null);
@@ -107,7 +110,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   const before = vm.status.flips;
   vm.switchVt(7);
   // The VT switch is a plane update that latches at the next vblank.
-  await vm.waitFor((st) => st.activeVt === 7 && !st.animating && st.flips > before, 10_000, 'tty7 idle');
+  await vm.waitFor((st) => st.activeVt === 7 && !st.animating && st.flips > before, WAIT_MS, 'tty7 idle');
   const flips = vm.status.flips;
   assert.ok(sessionBuffers.has(identity(primary(dev))), 'sessionBuffers.has(identity(primary(dev)))');
 
@@ -147,7 +150,7 @@ test('mode changes at run time reach the device; a hotplug brings a new preferre
   await vm2.boot();
   await vm2.waitForText(PROMPT.trimEnd());
   dev2.plug(SimpleFbDevice.edid(1024, 768));
-  await vm2.waitFor(() => primary(dev2).width === 1024, 10_000, 'hotplug mode latched');
+  await vm2.waitFor(() => primary(dev2).width === 1024, WAIT_MS, 'hotplug mode latched');
   assert.equal(primary(dev2).height, 768);
   await vm2.waitForText(PROMPT.trimEnd());
 });
