@@ -1,16 +1,17 @@
 import type { DirtyLog } from '../gpu/DirtyLog.ts';
 import { PAGE_SIZE, type GuestMemory } from '../gpu/GuestMemory.ts';
 import { DRM_FORMAT, formatInfo } from '../kms/Fourcc.ts';
-import { LINEAR, X_TILED, Y_TILED, tiledOffset, tileRoundedHeight, type TileLayout } from '../kms/Tiling.ts';
+import { LINEAR, X_TILED, Y_TILED, tiledOffset, type TileLayout } from '../kms/Tiling.ts';
 import type { Vgpu } from '../vfio/EmulatedHost.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import {
-  CURSOR_MODE, CURSOR_X_HOT, CURSOR_Y_HOT, CUR_BASE, CUR_CTL, CUR_POS, GTT_BASE, PIPECONF,
-  PIPECONF_ENABLE, PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_STRIDE, PLANE_SURF, PLANE_TILING,
-  curPosValue, gttPte, pipesrcValue, planeCtlValue,
+  encodePlane, planeSize, planeStride, programPlane, writePtes, type Gen9Tiling, type Gen9Window,
+} from '../vgpu/gvt/Gen9Programming.ts';
+import {
+  CURSOR_MODE, CURSOR_X_HOT, CURSOR_Y_HOT, CUR_BASE, CUR_CTL, CUR_POS, PIPECONF, PIPECONF_ENABLE,
+  PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_SURF, PLANE_TILING, PRIMARY_PLANE_BASE, curPosValue,
+  pipesrcValue, planeCtlValue,
 } from '../vgpu/gvt/GvtRegisters.ts';
-
-export type GuestTiling = 'linear' | 'x' | 'y' | 'yf';
 
 /** A buffer the test guest allocated: graphics address, backing guest pages, layout. */
 export interface GuestBuffer {
@@ -20,7 +21,7 @@ export interface GuestBuffer {
   readonly height: number;
   readonly stride: number;
   readonly size: number;
-  readonly tiling: GuestTiling;
+  readonly tiling: Gen9Tiling;
   /** Addressing layout (Yf is drawn as Y: only its modifier matters to the tests). */
   readonly layout: TileLayout;
 }
@@ -28,7 +29,7 @@ export interface GuestBuffer {
 export interface AllocOptions {
   readonly width: number;
   readonly height: number;
-  readonly tiling?: GuestTiling;
+  readonly tiling?: Gen9Tiling;
   /** Back the buffer with guest pages in reverse order (a scattered dma-buf). */
   readonly scatter?: boolean;
 }
@@ -49,6 +50,7 @@ export class GvtGuest {
   private readonly _endPage: number;
   private _nextGma: number;
   private readonly _endGma: number;
+  private readonly _bar0: Gen9Window;
 
   public constructor(vgpu: Vgpu) {
     if (vgpu.kind !== 'gvt') throw new RangeError(`GvtGuest needs a gvt vGPU, got ${vgpu.kind}`);
@@ -59,14 +61,15 @@ export class GvtGuest {
     this._endPage = vgpu.layout.ramFirstPage + vgpu.layout.ramPages;
     this._nextGma = this.device.aperture.base;
     this._endGma = this.device.aperture.base + this.device.aperture.size;
+    const d = this.device;
+    this._bar0 = { write32: (off, v) => d.mmioWrite32(off, v), write64: (off, v) => d.mmioWrite64(off, v) };
   }
 
   public alloc(o: AllocOptions): GuestBuffer {
     const tiling = o.tiling ?? 'linear';
     const layout = tiling === 'linear' ? LINEAR : tiling === 'x' ? X_TILED : Y_TILED;
-    const unit = tiling === 'linear' ? 64 : tiling === 'x' ? 512 : 128;
-    const stride = Math.ceil((o.width * CPP) / unit) * unit;
-    const size = stride * tileRoundedHeight(layout, o.height);
+    const stride = planeStride(o.width, CPP * 8, tiling);
+    const size = planeSize(stride, o.height, tiling);
     const count = Math.ceil(size / PAGE_SIZE);
     if (this._nextPage + count > this._endPage) throw new RangeError('test guest out of memory');
     if (this._nextGma + count * PAGE_SIZE > this._endGma) throw new RangeError('test guest out of aperture');
@@ -75,23 +78,20 @@ export class GvtGuest {
     this._nextPage += count;
     const gma = this._nextGma;
     this._nextGma += count * PAGE_SIZE;
-    for (let i = 0; i < count; i++) {
-      this.device.mmioWrite64(GTT_BASE + 8 * (gma / PAGE_SIZE + i), gttPte(pages[i]!));
-    }
+    writePtes(this._bar0, gma, pages);
     return { gma, pages, width: o.width, height: o.height, stride, size, tiling, layout };
   }
 
   /** Enable pipe A showing `buf` on the primary plane; the surface latches at the next vblank. */
   public showPrimary(buf: GuestBuffer, opts: { alpha?: boolean } = {}): void {
     const d = this.device;
-    const unit = buf.tiling === 'linear' ? 64 : buf.tiling === 'x' ? 512 : 128;
-    const tiling = buf.tiling === 'linear' ? PLANE_TILING.LINEAR : buf.tiling === 'x' ? PLANE_TILING.X
-      : buf.tiling === 'y' ? PLANE_TILING.Y : PLANE_TILING.YF;
+    const regs = encodePlane({
+      format: PLANE_FORMAT.XRGB_8888, bpp: CPP * 8, tiling: buf.tiling, stride: buf.stride,
+      alpha: opts.alpha ? 1 : 0,
+    });
+    if (!regs) throw new RangeError(`stride ${buf.stride} cannot be programmed for ${buf.tiling}`);
     d.mmioWrite32(PIPESRC(0), pipesrcValue(buf.width, buf.height));
-    const ctl = planeCtlValue({ format: PLANE_FORMAT.XRGB_8888, tiling, alpha: opts.alpha ? 1 : 0 });
-    d.mmioWrite32(PLANE_CTL(0), ctl);
-    d.mmioWrite32(PLANE_STRIDE(0), buf.stride / unit);
-    d.mmioWrite32(PLANE_SURF(0), buf.gma);
+    programPlane(this._bar0, PRIMARY_PLANE_BASE(0), regs, buf.gma);
     d.mmioWrite32(PIPECONF(0), PIPECONF_ENABLE);
   }
 

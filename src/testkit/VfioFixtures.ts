@@ -3,8 +3,12 @@ import { DISPI, DISPI_ENABLE, dispiOffset } from '../vgpu/bochs/BochsRegisters.t
 import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import {
-  CUR_BASE, CUR_CTL, CUR_POS, GTT_BASE, PIPECONF, PIPECONF_ENABLE, PIPESRC, PLANE_CTL, PLANE_FORMAT,
-  PLANE_STRIDE, PLANE_SURF, curPosValue, pipesrcValue, planeCtlValue,
+  TILING_CODE, encodePlane, planeSize, planeStride, programPlane, writePtes, type Gen9Tiling,
+  type Gen9Window,
+} from '../vgpu/gvt/Gen9Programming.ts';
+import {
+  CUR_BASE, CUR_CTL, CUR_POS, PIPECONF, PIPECONF_ENABLE, PIPESRC, PLANE_FORMAT, PLANE_SURF,
+  PRIMARY_PLANE_BASE, curPosValue, pipesrcValue,
 } from '../vgpu/gvt/GvtRegisters.ts';
 import type { Vgpu } from '../vfio/EmulatedHost.ts';
 
@@ -15,10 +19,11 @@ import type { Vgpu } from '../vfio/EmulatedHost.ts';
 
 /** Map `pages` guest pages (from `firstGuestPage`) at `gma` in the vGPU's GGTT. */
 export function mapGtt(dev: GvtDevice, gma: number, firstGuestPage: number, pages: number, step = 1): void {
-  for (let i = 0; i < pages; i++) {
-    const pte = (BigInt(firstGuestPage + i * step) << 12n) | 1n;
-    dev.mmioWrite64(GTT_BASE + ((gma / PAGE_SIZE + i) * 8), pte);
-  }
+  writePtes(bar0(dev), gma, Array.from({ length: pages }, (_, i) => firstGuestPage + i * step));
+}
+
+function bar0(dev: GvtDevice): Gen9Window {
+  return { write32: (off, v) => dev.mmioWrite32(off, v), write64: (off, v) => dev.mmioWrite64(off, v) };
 }
 
 export interface GvtPrimary {
@@ -29,6 +34,7 @@ export interface GvtPrimary {
   /** Guest page backing the first surface page (default 1024). */
   guestPage?: number;
   format?: number;
+  /** PLANE_CTL tiling code (PLANE_TILING; default linear). */
   tiling?: number;
   /** Skip the vblank that latches PLANE_SURF. */
   noVblank?: boolean;
@@ -37,17 +43,17 @@ export interface GvtPrimary {
 /** Enable pipe A with a linear XRGB8888 primary plane (or the given format/tiling). */
 export function gvtPrimary(dev: GvtDevice, p: GvtPrimary): { gma: number; stride: number; size: number } {
   const gma = p.gma ?? dev.aperture.base;
-  const tiling = p.tiling ?? 0;
-  const unit = tiling === 1 ? 512 : tiling === 4 ? 128 : 64;
-  const stride = Math.ceil((p.width * 4) / unit) * unit;
-  const tileH = tiling === 1 ? 8 : tiling === 4 ? 32 : 1;
-  const size = stride * Math.ceil(p.height / tileH) * tileH;
+  const code = p.tiling ?? TILING_CODE.linear;
+  const tiling = (Object.keys(TILING_CODE) as Gen9Tiling[]).find((t) => TILING_CODE[t] === code);
+  if (!tiling) throw new RangeError(`tiling code ${code} has no stride unit`);
+  // Sized as XRGB8888 whatever the format: a test that changes the format keeps the buffer.
+  const stride = planeStride(p.width, 32, tiling);
+  const size = planeSize(stride, p.height, tiling);
   mapGtt(dev, gma, p.guestPage ?? 1024, Math.ceil(size / PAGE_SIZE));
   dev.mmioWrite32(PIPESRC(0), pipesrcValue(p.width, p.height));
   dev.mmioWrite32(PIPECONF(0), PIPECONF_ENABLE);
-  dev.mmioWrite32(PLANE_CTL(0), planeCtlValue({ format: p.format ?? PLANE_FORMAT.XRGB_8888, tiling }));
-  dev.mmioWrite32(PLANE_STRIDE(0), stride / unit);
-  dev.mmioWrite32(PLANE_SURF(0), gma);
+  const regs = encodePlane({ format: p.format ?? PLANE_FORMAT.XRGB_8888, bpp: 32, tiling, stride })!;
+  programPlane(bar0(dev), PRIMARY_PLANE_BASE(0), regs, gma);
   if (!p.noVblank) dev.vblank();
   return { gma, stride, size };
 }

@@ -25,10 +25,10 @@ async function flippingVm(host: EmulatedHost, kind: 'gvt' | 'bochs', name: strin
 function checkExports(g: GuestVm): number {
   let mapped = 0;
   for (const type of [PlaneType.PRIMARY, PlaneType.CURSOR, PlaneType.OVERLAY]) {
-    const p = g.exporter.acquire(type);
-    if (p === null || typeof p === 'number') continue;
+    const p = g.display.capture(type);
+    if (p.kind !== 'frame') continue;
     mapped++;
-    for (const c of p.mapping.chunks) {
+    for (const c of p.buffer.mapping.chunks) {
       assert.equal(c.buffer, g.vgpu.memory.buffer, `${g.name}: a mapping outside its own memory`);
     }
   }

@@ -4,13 +4,11 @@ import { errnoName } from '../../base/Errno.ts';
 import { formatName } from '../../kms/Fourcc.ts';
 import { modifierName } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
-import type { DisplayStats } from '../../display/VfioDisplay.ts';
-import { VfioDisplay } from '../../display/VfioDisplay.ts';
-import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
-import { setupDemoScanout } from '../../testkit/DemoScanout.ts';
+import { VfioDisplay, type DisplayStats, type PlaneReply } from '../../display/VfioDisplay.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
 import { openDevice } from '../DeviceSpec.ts';
-import { planeJson, type PlaneJson } from '../PlaneJson.ts';
+import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 
 /** A plane as probe reports it: the CLI's common plane shape plus the query result. */
 export interface PlaneReport extends PlaneJson {
@@ -45,11 +43,11 @@ export interface ProbeReport {
 
 const hex64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
 
-function planeReport(p: PlaneSnapshot): PlaneReport {
+function planeReport(p: PlaneReply, union: 'dmabufId' | 'regionIndex'): PlaneReport {
   return {
     result: p.result < 0 ? errnoName(p.result) : 'ok',
     enabled: p.result === 0 && p.drmFormat !== 0 && p.size !== 0,
-    ...planeJson(p),
+    ...planeJson(p, union),
   };
 }
 
@@ -68,6 +66,7 @@ export async function probeDevice(
     const display = new VfioDisplay(dev.sys, dev.fd, { clock: new RealClock(), policy: 'timer', cacheSize });
     try {
       const mode = display.probe();
+      const union = mode === 'region' ? 'regionIndex' : 'dmabufId';
       if (mode === 'none') {
         display.console.setStatus('no-display', "device doesn't support any (known) display method");
       } else {
@@ -75,8 +74,8 @@ export async function probeDevice(
       }
       return {
         device: spec, real: dev.real, demo, mode,
-        primary: mode === 'none' ? null : planeReport(display.planeInfo(PlaneType.PRIMARY)),
-        cursor: mode === 'dmabuf' ? planeReport(display.planeInfo(PlaneType.CURSOR)) : null,
+        primary: mode === 'none' ? null : planeReport(display.planeInfo(PlaneType.PRIMARY), union),
+        cursor: mode === 'dmabuf' ? planeReport(display.planeInfo(PlaneType.CURSOR), union) : null,
         cacheCapacity: cacheSize,
         cache: display.cacheEntries().map((e) => ({
           id: e.id, fd: e.fd, shown: e.shown, format: formatName(e.drmFormat), modifier: modifierName(e.modifier),
@@ -97,10 +96,10 @@ function planeLine(name: string, p: PlaneReport | null, idName: string): string 
   if (p === null) return `${name.padEnd(8)}-`;
   if (p.result !== 'ok') return `${name.padEnd(8)}QUERY failed: ${p.result}`;
   if (!p.enabled) return `${name.padEnd(8)}disabled`;
-  const hot = p.hotX === null || p.hotY === null ? 'unknown' : `(${p.hotX}, ${p.hotY})`;
-  const pos = name === 'cursor' ? ` at (${p.x}, ${p.y}) hotspot ${hot}` : '';
+  const hot = p.xHot === null || p.yHot === null ? 'unknown' : `(${p.xHot}, ${p.yHot})`;
+  const pos = name === 'cursor' ? ` at (${p.xPos}, ${p.yPos}) hotspot ${hot}` : '';
   return `${name.padEnd(8)}${p.format} ${p.modifierName} ${p.width}x${p.height} stride ${p.stride} size ${p.size}` +
-    `${pos} ${idName} ${p.id}`;
+    `${pos} ${idName} ${planeId(p)}`;
 }
 
 export function formatProbe(r: ProbeReport): string {

@@ -1,8 +1,8 @@
-import { DRM_FORMAT } from '../../kms/Fourcc.ts';
-import { LINEAR, X_TILED } from '../../kms/Tiling.ts';
-import type { DisplayMode, DriverCaps, ModeConfig, SurfaceRequest } from './DisplayDriver.ts';
-import { DisplayDriverBase, type DriverResources } from './DisplayDriverBase.ts';
-import type { Surface } from './Surface.ts';
+import { DRM_FORMAT } from '../kms/Fourcc.ts';
+import { LINEAR, X_TILED } from '../kms/Tiling.ts';
+import type { DisplayMode, DriverCaps, ModeConfig, SurfaceRequest } from '../guest/os/DisplayDriver.ts';
+import { DisplayDriverBase, type DriverResources } from '../guest/os/DisplayDriverBase.ts';
+import type { Surface } from '../guest/os/Surface.ts';
 
 export interface FakeDriverOptions {
   /** EDID modes, preferred first (default 1024×768, 800×600, 640×480). */

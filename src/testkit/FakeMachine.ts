@@ -1,10 +1,10 @@
-import { DirtyLog } from '../../gpu/DirtyLog.ts';
-import { GuestMemory, PAGE_SIZE } from '../../gpu/GuestMemory.ts';
-import { PageAllocator } from '../../gpu/PageAllocator.ts';
-import { charKey, KEY } from './Evdev.ts';
+import { DirtyLog } from '../gpu/DirtyLog.ts';
+import { GuestMemory, PAGE_SIZE } from '../gpu/GuestMemory.ts';
+import { PageAllocator } from '../gpu/PageAllocator.ts';
+import { charKey, KEY } from '../guest/os/Evdev.ts';
+import { GuestOs } from '../guest/os/GuestOs.ts';
+import { surfaceText } from '../guest/os/TextOcr.ts';
 import { FakeDisplayDriver, type FakeDriverOptions } from './FakeDisplayDriver.ts';
-import { GuestOs } from './GuestOs.ts';
-import { surfaceText } from './TextOcr.ts';
 
 export interface FakeMachineOptions extends FakeDriverOptions {
   readonly memoryMiB?: number;
