@@ -2,15 +2,24 @@ import { h, setText } from './Dom.ts';
 import type { SessionView } from './SessionView.ts';
 
 /** Per-second rates from monotonic counters, sampled once a second. */
-class Rate {
+/** Per-second rate of a monotonic counter, sampled about once a second. */
+export class Rate {
   private _last = 0;
   private _lastAt = 0;
   public value = 0;
 
   public sample(count: number, now: number): void {
-    if (this._lastAt > 0 && now > this._lastAt) this.value = ((count - this._last) * 1000) / (now - this._lastAt);
+    // A counter below its last sample is another one (a new session): it becomes the baseline.
+    if (this._lastAt > 0 && now > this._lastAt && count >= this._last) {
+      this.value = ((count - this._last) * 1000) / (now - this._lastAt);
+    }
     this._last = count;
     this._lastAt = now;
+  }
+
+  /** Forget the baseline: the next sample starts over (the rate reads 0 until the one after). */
+  public reset(): void {
+    this._last = this._lastAt = this.value = 0;
   }
 }
 
@@ -123,6 +132,8 @@ export class StatsOverlay {
   }
 
   public attach(view: SessionView | null): void {
+    // The rates are deltas of one session's counters: another session's start over.
+    if (view !== this._view) for (const r of [this._fps, this._ups, this._flips, this._bytes]) r.reset();
     this._view = view;
   }
 

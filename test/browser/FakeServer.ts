@@ -136,8 +136,8 @@ export class FakeServer {
     return c;
   }
 
-  /** Resolve when `pred` holds for the received messages (checked on every message). */
-  public async waitFor(pred: (all: readonly ClientMessage[]) => boolean, timeoutMs = 5000): Promise<void> {
+  /** Resolve when `pred` holds for the received messages (checked on every message; the timeout is a guard). */
+  public async waitFor(pred: (all: readonly ClientMessage[]) => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.received)) {
       const left = deadline - Date.now();

@@ -53,7 +53,15 @@ export interface OpenOptions {
   noWebGL2?: boolean;
   /** Chromium's DPR emulation (the page sees devicePixelRatio = this). */
   deviceScaleFactor?: number;
+  /** requestAnimationFrame never fires: the page is never presented (a busy or hidden tab). */
+  noAnimationFrames?: boolean;
 }
+
+/**
+ * How long a wait on the viewer's state may take before it fails with what it saw: a guard
+ * against a hang, never a speed assertion, so it is generous for a loaded machine.
+ */
+export const WAIT_GUARD_MS = 60_000;
 
 export class ViewerPage {
   /** Uncaught exceptions in the page: every test asserts there are none. */
@@ -79,6 +87,11 @@ export class ViewerPage {
         } as typeof orig;
       });
     }
+    if (o.noAnimationFrames === true) {
+      await context.addInitScript(() => {
+        window.requestAnimationFrame = () => 0;
+      });
+    }
     const page = await context.newPage();
     const v = new ViewerPage(context, page);
     const q = new URLSearchParams({ grid: '0', ...o.params }).toString();
@@ -95,7 +108,7 @@ export class ViewerPage {
    * page: the lab server's CSP (script-src 'self') forbids evaluating strings there. Between
    * reads the page gets an animation frame.
    */
-  public async waitFor(pred: string, timeout = 5000): Promise<void> {
+  public async waitFor(pred: string, timeout = WAIT_GUARD_MS): Promise<void> {
     const test = new Function('s', `return (${pred});`) as (s: ViewerState) => boolean;
     const deadline = Date.now() + timeout;
     let s: ViewerState | undefined;

@@ -17,7 +17,7 @@ import { ocrGrid } from '../../src/guest/os/TextOcr.ts';
 import { Lab } from '../../src/lab/Lab.ts';
 import { preferredMode } from '../../src/vgpu/Edid.ts';
 import { launchChromium } from './chromium.ts';
-import { ViewerPage } from './Harness.ts';
+import { ViewerPage, WAIT_GUARD_MS } from './Harness.ts';
 
 const BOCHS = 'bochs-1';
 const GVT = 'gvt-2';
@@ -61,7 +61,7 @@ async function open(vm: string, params: Record<string, string> = {},
   // resize=off unless a test asks: the guests keep their EDID modes between tests.
   const v = await ViewerPage.open(browser, lab.server!, { params: { vm, resize: 'off', ...params }, viewport });
   pages.push(v);
-  await v.waitFor(`s.vm === ${JSON.stringify(vm)} && s.primaryId !== null && s.frameWidth > 0`, 20_000);
+  await v.waitFor(`s.vm === ${JSON.stringify(vm)} && s.primaryId !== null && s.frameWidth > 0`);
   return v;
 }
 
@@ -80,7 +80,7 @@ const shown = (lines: readonly string[]): string => lines.filter((l) => l !== ''
  * receive or present something new. Fails with what the frame showed last.
  */
 async function waitForText(v: ViewerPage, what: string, test: (lines: string[]) => boolean,
-  timeoutMs = 15_000): Promise<string[]> {
+  timeoutMs = WAIT_GUARD_MS): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await v.state();
@@ -113,7 +113,7 @@ describe('viewer on the real lab', () => {
     // The stats overlay reads the server's STATS: the dma-buf path, nothing copied.
     const row = (name: string): Promise<string | null> => v.page.textContent(`.vg-stats tr[data-row="${name}"] td`);
     await v.page.waitForFunction(() => /GETs \d/.test(document.querySelector('.vg-stats tr[data-row="dmabuf"] td')?.textContent ?? ''),
-      undefined, { timeout: 5000 });
+      undefined, { timeout: WAIT_GUARD_MS });
     assert.equal(await row('copied'), '0 B (zero-copy)');
     assert.match((await row('refresh'))!, /^dirty · .*dma-buf$/);
     assert.match((await row('dmabuf'))!, /^GETs [1-9]\d* · hits \d+ · misses [1-9]\d* · cached [1-9]/);
@@ -171,7 +171,7 @@ describe('viewer on the real lab', () => {
       link.push(g.vgpu.link.linkUp ? `up ${m?.width}x${m?.height}` : 'down');
     });
     const v = await open(BOCHS, { resize: 'guest', scale: 'fit' }, { width: 800, height: 560 });
-    await v.waitFor('s.frameWidth === s.canvasWidth && s.frameHeight === s.canvasHeight', 20_000);
+    await v.waitFor('s.frameWidth === s.canvasWidth && s.frameHeight === s.canvasHeight');
     sub.dispose();
     const s = await v.state();
     assert.notDeepEqual([s.frameWidth, s.frameHeight], [before.width, before.height]);
@@ -194,10 +194,10 @@ describe('viewer on the real lab', () => {
     const v = await open(GVT, { scale: 'fit' });
     // Back to the text console (the cursor plane goes away), then `startx` typed in the page.
     await sendKeyMenu(v, 'Ctrl+Alt+F1');
-    await v.waitFor('s.cursor === null', 10_000);
+    await v.waitFor('s.cursor === null');
     await waitForText(v, 'the tty1 prompt', (l) => lastPrompt(l) === PROMPT_LINE);
     await v.page.keyboard.type('startx\n');
-    await v.waitFor('s.cursor !== null', 10_000);
+    await v.waitFor('s.cursor !== null');
     assert.equal(g.status.activeVt, 7);
 
     const s = await v.state();
@@ -209,7 +209,7 @@ describe('viewer on the real lab', () => {
       await v.page.mouse.move(box.x + (devX * box.width) / s.canvasWidth, box.y + (devY * box.height) / s.canvasHeight);
       // The plane's top-left is the pointer minus the hotspot (one guest pixel of rounding).
       await v.waitFor(`s.cursor !== null && s.cursor.hotX !== 0xffffffff &&
-        Math.abs(s.cursor.x + s.cursor.hotX - ${gx}) <= 1 && Math.abs(s.cursor.y + s.cursor.hotY - ${gy}) <= 1`, 10_000);
+        Math.abs(s.cursor.x + s.cursor.hotX - ${gx}) <= 1 && Math.abs(s.cursor.y + s.cursor.hotY - ${gy}) <= 1`);
       const c = (await v.state()).cursor!;
       // The composed frame has the arrow there: its white fill, 4 px right and 10 px down of the tip.
       const fill = await v.page.evaluate(([x, y]) => (window as unknown as {
