@@ -7,6 +7,7 @@ import {
 import type { IDisposable } from '../base/Disposable.ts';
 import type { MirrorStats, StatsPayload } from '../protocol/InspectorData.ts';
 import type { BufferShadow } from './BufferShadow.ts';
+import type { BudgetAccount } from './OutputBudget.ts';
 import {
   CHUNK_BLOCKS, NO_BUFFER, type ChannelCursor, type ChannelEvent, type ChannelPointer, type ChannelStatus,
   type VmChannel,
@@ -28,6 +29,8 @@ export interface MirrorOptions {
   readonly events?: boolean;
   /** Once the client ACKs frames, keep at most this many FRAMEs un-ACKed. Default 4. */
   readonly ackWindow?: number;
+  /** This client's share of the server's global output budget (none: only the per-client bound). */
+  readonly account?: BudgetAccount;
 }
 
 export type { MirrorStats };
@@ -67,6 +70,7 @@ export class RemoteMirror {
   private readonly _limit: number;
   private readonly _eventsOn: boolean;
   private readonly _ackWindow: number;
+  private readonly _account: BudgetAccount | undefined;
 
   private _channel: VmChannel | undefined;
   /** join() and event subscriptions on the channel followed now. */
@@ -111,6 +115,7 @@ export class RemoteMirror {
     if (!(this._limit > 0)) throw new RangeError(`maxQueuedBytes must be > 0, got ${this._limit}`);
     this._eventsOn = options.events ?? false;
     this._ackWindow = options.ackWindow ?? 4;
+    this._account = options.account;
   }
 
   public get channel(): VmChannel | undefined {
@@ -195,6 +200,7 @@ export class RemoteMirror {
   /** The link is gone: stop sending, forget everything. */
   public close(): void {
     this._closed = true;
+    this._account?.dispose();
     if (this._channel !== undefined) this._leave(this._channel);
     this._held.clear();
     this._release.length = 0;
@@ -246,7 +252,7 @@ export class RemoteMirror {
     try {
       do {
         this._again = false;
-        while (this._queued < this._limit && !this._closed) {
+        while (this._queued < this._limit && !this._closed && (this._account?.mayQueue() ?? true)) {
           const m = this._next();
           if (m === undefined) break;
           this._send(m);
@@ -263,11 +269,13 @@ export class RemoteMirror {
     if (this._queued > this._queuedPeak) this._queuedPeak = this._queued;
     this._bytesSent += n;
     this._messages++;
+    this._account?.queued(n);
     let done = false;
     this._transport.send(bytes, () => {
       if (done) return;
       done = true;
       this._queued -= n;
+      this._account?.queued(-n);
       this.pump();
     });
   }
