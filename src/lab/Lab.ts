@@ -31,6 +31,12 @@ export interface LabOptions {
   port: number;
   strictPort?: boolean;
   token?: string;
+  /** PEM certificate and key for HTTPS/WSS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Serve a non-loopback address without TLS (said on every start). */
+  insecure?: boolean;
+  /** The server's global bound on queued output, bytes. */
+  maxQueuedTotal?: number;
   /** Progress lines for the terminal. */
   log: (line: string) => void;
 }
@@ -85,7 +91,7 @@ export class Lab extends Disposable {
     }
     this._server = await LabServer.start({
       vms: this.registry, listen: this._o.listen, port: this._o.port, strictPort: this._o.strictPort,
-      token: this._o.token, log,
+      token: this._o.token, tls: this._o.tls, insecure: this._o.insecure, maxQueuedTotal: this._o.maxQueuedTotal, log,
     });
     let sessionStarted = false;
     for (const { spec, name } of specs) {
@@ -159,7 +165,8 @@ export class Lab extends Disposable {
       },
       requestResize: (w, h) => {
         const r = g.plug({ width: w, height: h });
-        if (r < 0) this._o.log(`${g.name}: resize to ${w}x${h} refused (${r})`);
+        // A viewer asks for this: the line is rate-limited like every line a peer can trigger.
+        if (r < 0) this._server?.peerLog('resize', 'refused resizes', () => `${g.name}: resize to ${w}x${h} refused (${r})`);
       },
     };
   }
