@@ -44,7 +44,7 @@ export const MESSAGE_RATE = 2000;
 export const ATTACH_RATE = { rate: 4, burst: 8 } as const;
 export const RESIZE_RATE = { rate: 4, burst: 4 } as const;
 
-export interface SessionOptions extends Omit<MirrorOptions, 'account'> {
+export interface SessionOptions extends Omit<MirrorOptions, 'account' | 'left'> {
   /** Send STATS (the server's tick decides when). Default true; `?stats=0` turns it off. */
   readonly stats?: boolean;
   /** The server's global bound on queued output; a client over its share may be dropped. */
@@ -119,7 +119,7 @@ export class ClientSession {
           done();
         });
       },
-    }, { ...options, account: this._account });
+    }, { ...options, account: this._account, left: (ch) => host.channelUnused(ch) });
     ws.on('message', (data, isBinary) => this._onMessage(data, isBinary));
     ws.on('pong', () => { this.lastPong = Date.now(); });
     this.whenClosed = new Promise((resolve) => ws.once('close', () => resolve()));
@@ -206,6 +206,7 @@ export class ClientSession {
 
   /** The VM went away (removed from the registry): detach, tell the client, stay connected. */
   public vmRemoved(vm: LabVm): void {
+    this.mirror.forgetVm(vm);
     if (this._vm !== vm) return;
     const ch = this.mirror.channel;
     this._keysDown.clear();

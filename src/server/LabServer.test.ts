@@ -701,6 +701,16 @@ describe('LabServer: limits under attack', () => {
     two.refresh();
     const s = await serve([one, two]);
     const c = await attached(s, 'one');
+    // A switch back to a VM the client saw a moment ago resends nothing it still holds.
+    let from = c.messages.length;
+    c.attach('two');
+    await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT two', from);
+    from = c.messages.length;
+    const mark = c.bytesReceived;
+    c.attach('one');
+    await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT one again', from);
+    assert.ok(c.bytesReceived - mark < 1024, `a switch back cost ${c.bytesReceived - mark} bytes`);
+    assert.deepEqual(c.buffers.get(c.scanout!)!.bytes, one.bytes(a1));
     for (let k = 0; k < 1000 && c.ws.readyState === c.ws.OPEN; k++) {
       c.send(encodeAttach(k % 2 === 0 ? 'two' : 'one'));
       if (k % 50 === 0) await settle();

@@ -144,6 +144,8 @@ export class LabServer implements SessionHost {
   private _port = 0;
   private readonly _sessions = new Set<ClientSession>();
   private readonly _channels = new Map<LabVm, VmChannel>();
+  /** Remote buffer ids in use over all channels (a client may hold two VMs' buffers). */
+  private readonly _remoteIds = new Set<number>();
   private readonly _scanoutModel: ScanoutModel;
   private readonly _subs: IDisposable[] = [];
   private readonly _timers: ReturnType<typeof setInterval>[] = [];
@@ -354,7 +356,7 @@ export class LabServer implements SessionHost {
   public channelFor(vm: LabVm): VmChannel {
     let ch = this._channels.get(vm);
     if (ch === undefined) {
-      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel });
+      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel, sharedIds: this._remoteIds });
       this._channels.set(vm, ch);
     }
     return ch;
