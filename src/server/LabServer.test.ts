@@ -724,6 +724,19 @@ describe('LabServer: limits under attack', () => {
     assert.ok(c.bytesReceived < 12 * (a1.size + 4096), `received ${c.bytesReceived} bytes`);
   });
 
+  it('RESIZE is rate-limited per client and per VM: a flood reaches the guest a few times only', async () => {
+    const vm = gvtVm('rs');
+    doubleBuffered(vm, 128, 32);
+    const s = await serve([vm]);
+    const clients = await Promise.all([0, 1, 2].map(() => attached(s, 'rs')));
+    for (let k = 0; k < 10; k++) for (const c of clients) c.send(encodeResize(640 + k, 480));
+    await Promise.all(clients.map((c) => c.next((m) => m.type === Msg.ERROR && m.code === ErrorCode.TOO_MANY, 'ERROR 429', 0)));
+    await settle();
+    // Per client the burst is 4 (3 clients: 12), per VM 8: the VM gets at most 8 of the 30.
+    assert.ok(vm.resizes.length >= 4 && vm.resizes.length <= 8, `${vm.resizes.length} resizes reached the VM`);
+    for (const c of clients) c.close();
+  });
+
   it('serves HTTPS and WSS with a certificate (self-signed, made here)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vgpu-tls-'));
     try {
