@@ -31,6 +31,12 @@ export interface LabOptions {
   port: number;
   strictPort?: boolean;
   token?: string;
+  /** PEM certificate and key for HTTPS/WSS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Serve a non-loopback address without TLS (said on every start). */
+  insecure?: boolean;
+  /** The server's global bound on queued output, bytes. */
+  maxQueuedTotal?: number;
   /** Progress lines for the terminal. */
   log: (line: string) => void;
   /** Plug a VM's original monitor back when its last viewer leaves after resizing it (default true). */
@@ -87,7 +93,7 @@ export class Lab extends Disposable {
     }
     this._server = await LabServer.start({
       vms: this.registry, listen: this._o.listen, port: this._o.port, strictPort: this._o.strictPort,
-      token: this._o.token, log,
+      token: this._o.token, tls: this._o.tls, insecure: this._o.insecure, maxQueuedTotal: this._o.maxQueuedTotal, log,
     });
     let sessionStarted = false;
     for (const { spec, name } of specs) {
@@ -166,12 +172,13 @@ export class Lab extends Disposable {
       // the last viewer leaves.
       requestResize: (w, h) => {
         const m = readMonitor(this.host.kernel, g.fd);
-        if (typeof m === 'number') return this._o.log(`${g.name}: resize to ${w}x${h} refused (EDID region: ${m})`);
+        // A viewer asks for this: the lines are rate-limited like every line a peer can trigger.
+        if (typeof m === 'number') return this._server?.peerLog('resize', 'refused resizes', () => `${g.name}: resize to ${w}x${h} refused (EDID region: ${m})`);
         original ??= m;
         const width = m.maxXres > 0 ? Math.min(w, m.maxXres) : w;
         const height = m.maxYres > 0 ? Math.min(h, m.maxYres) : h;
         const r = g.plug({ width, height });
-        if (r < 0) this._o.log(`${g.name}: resize to ${width}x${height} refused (${r})`);
+        if (r < 0) this._server?.peerLog('resize', 'refused resizes', () => `${g.name}: resize to ${width}x${height} refused (${r})`);
       },
       lastViewerLeft: () => {
         if (original === undefined || this._o.restoreMode === false || g.vm.exit) return;

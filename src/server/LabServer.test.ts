@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { ClientOptions } from 'ws';
 import {
@@ -40,8 +46,8 @@ function wsUrl(s: LabServer, query = ''): string {
   return `ws://127.0.0.1:${s.port}/ws${query}`;
 }
 
-async function attached(s: LabServer, vm: string, query = ''): Promise<TestClient> {
-  const c = await TestClient.open(wsUrl(s, query));
+async function attached(s: LabServer, vm: string, query = '', options: ClientOptions = {}): Promise<TestClient> {
+  const c = await TestClient.open(wsUrl(s, query), options);
   c.attach(vm);
   await c.next((m) => m.type === Msg.SCANOUT, 'first SCANOUT');
   return c;
@@ -84,6 +90,23 @@ function upgradeStatus(url: string, options: ClientOptions = {}): Promise<number
       res.resume();
     });
     c.ws.on('open', () => reject(new Error('upgrade was accepted')));
+  });
+}
+
+/** The status line of an upgrade request on a raw socket: proves no 101 came first. */
+function rawUpgrade(port: number, path: string, host = '127.0.0.1', extra = ''): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port, localAddress: host === '127.0.0.1' ? undefined : host });
+    let text = '';
+    sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    sock.on('error', reject);
+    sock.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (m === null) reject(new Error(`no status line: ${JSON.stringify(text.slice(0, 80))}`));
+      else resolve(Number(m[1]));
+    });
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
   });
 }
 
@@ -534,7 +557,7 @@ describe('LabServer: load', () => {
     vm.fill(a, 1);
     vm.fill(b, 2);
     vm.refresh();
-    const s = await serve([vm]);
+    const s = await serve([vm], { maxPerAddress: 128, maxPending: 128 });
     const clients = await Promise.all(Array.from({ length: 100 }, () => attached(s, 'crowd')));
     assert.equal(s.stats.attached, 100);
     assert.equal(s.stats.channels, 1);
@@ -584,6 +607,196 @@ describe('LabServer: load', () => {
   });
 });
 
+describe('LabServer: limits under attack', () => {
+  it('40 clients that stop reading stay within the global budget; a fresh viewer gets frames; the stuck go', async () => {
+    const vm = gvtVm('budget', { ramMiB: 8 });
+    const [a, b] = doubleBuffered(vm, 512, 384); // 768 KiB each
+    const budget = 6 * 1024 * 1024;
+    const s = await serve([vm], {
+      maxQueuedBytes: 1024 * 1024, maxQueuedTotal: budget, stallMs: 1500, maxPerAddress: 10, maxPending: 64,
+    });
+    // Distinct peer addresses on loopback (127.0.0.0/8 is all local on Linux).
+    const stuck = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      attached(s, 'budget', '', { localAddress: `127.0.0.${2 + (i % 5)}` })));
+    for (const c of stuck) c.socket.pause();
+    let i = 0;
+    const draw = (): void => {
+      const buf = ++i % 2 === 0 ? a : b;
+      vm.fill(buf, i & 0xff);
+      flip(vm, buf);
+    };
+    // Draw until the budget is tight (a stuck client was dropped for its share) or for 600 flips.
+    while (s.stats.budget.evictedShare === 0 && i < 600) {
+      draw();
+      await settle();
+      assert.ok(s.stats.budget.queuedBytes <= budget, `queued ${s.stats.budget.queuedBytes} > ${budget}`);
+    }
+    assert.ok(s.stats.budget.queuedPeak > budget / 2, `the attack filled the budget (peak ${s.stats.budget.queuedPeak})`);
+    const t0 = Date.now();
+    const fresh = TestClient.connect(wsUrl(s));
+    await once(fresh.ws, 'open');
+    fresh.attach('budget');
+    const mark = 0;
+    let shown = false;
+    void fresh.next((m) => m.type === Msg.SCANOUT, 'fresh SCANOUT', mark, 30_000).then(() => { shown = true; });
+    while (!shown && Date.now() - t0 < 30_000) {
+      draw();
+      await new Promise((r) => setTimeout(r, 5));
+      assert.ok(s.stats.budget.queuedBytes <= budget);
+    }
+    const ms = Date.now() - t0;
+    assert.ok(shown && ms < 2000, `the fresh viewer got its first frame after ${ms} ms`);
+    // Without any heartbeat (off here), every stuck client is dropped after stallMs once it has
+    // output waiting (the guest keeps drawing).
+    await waitFor(() => {
+      draw();
+      return s.stats.clients === 1;
+    }, 'the stuck clients were dropped', 30_000);
+    assert.ok(s.stats.budget.evictedShare + s.stats.budget.evictedStalled >= 40, JSON.stringify(s.stats.budget));
+    assert.ok(s.stats.budget.queuedPeak <= budget, `peak ${s.stats.budget.queuedPeak}`);
+    assert.equal(s.stats.budget.queuedBytes, fresh.ws.readyState === fresh.ws.OPEN ? s.stats.queuedBytes : 0);
+    for (const c of stuck) c.ws.terminate();
+    fresh.close();
+  });
+
+  it('idle pre-auth sockets from many addresses do not lock out a viewer with the token', async () => {
+    const vm = gvtVm('gate');
+    doubleBuffered(vm, 128, 32);
+    const s = await serve([vm], { token: 'tok', maxConnections: 96, maxPerAddress: 16, maxPending: 32 });
+    const idle: Socket[] = [];
+    for (let k = 0; k < 120; k++) {
+      const sock = connect({ host: '127.0.0.1', port: s.port, localAddress: `127.0.0.${2 + (k % 8)}` });
+      sock.on('error', () => {});
+      idle.push(sock);
+      await once(sock, 'connect');
+    }
+    await waitFor(() => s.stats.connections.open <= 32, 'the gate bounded the idle sockets');
+    assert.ok(s.stats.connections.pending <= 32);
+    const over = connect({ host: '127.0.0.1', port: s.port, localAddress: '127.0.0.20' });
+    const extra: Socket[] = [over];
+    for (let k = 0; k < 20; k++) extra.push(connect({ host: '127.0.0.1', port: s.port, localAddress: '127.0.0.21' }));
+    for (const x of extra) x.on('error', () => {});
+    await Promise.all(extra.map((x) => once(x, 'connect')));
+    await waitFor(() => s.stats.connections.refusedPerAddress >= 4, 'per-address cap');
+    const viewer = await attached(s, 'gate', '?token=tok');
+    assert.ok(viewer.scanout !== undefined);
+    assert.ok(s.stats.connections.evicted > 0, JSON.stringify(s.stats.connections));
+    for (const x of [...idle, ...extra]) x.destroy();
+    viewer.close();
+  });
+
+  it('a connection with no request is cut at the deadline', async () => {
+    const s = await serve([], { requestDeadlineMs: 300 });
+    const sock = connect({ host: '127.0.0.1', port: s.port });
+    sock.on('error', () => {});
+    await once(sock, 'connect');
+    await once(sock, 'close');
+    assert.equal(s.stats.connections.timedOut, 1);
+  });
+
+  it('10,000 refused upgrades write a bounded number of log lines and a summary', async () => {
+    const lines: string[] = [];
+    const s = await serve([], { log: (l) => lines.push(l), maxPerAddress: 64, maxPending: 128 });
+    const before = lines.length;
+    let done = 0;
+    const worker = async (w: number): Promise<void> => {
+      while (done < 10_000) {
+        done++;
+        const status = await rawUpgrade(s.port, '/ws', `127.0.0.${2 + w}`, `Origin: http://evil.example/\t${'\x9b31m'.repeat(3)}${'x'.repeat(4000)}\r\n`);
+        assert.equal(status, 403);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+    const written = lines.slice(before);
+    assert.ok(written.length <= 12, `${written.length} log lines:\n${written.slice(0, 20).join('\n')}`);
+    assert.ok(written.every((l) => l.length < 300 && !/[\t\x9b]/.test(l)), 'peer text is escaped and cut');
+    assert.ok(s.stats.logSuppressed >= 9_990 - 12, `suppressed ${s.stats.logSuppressed}`);
+    await s.close();
+    assert.match(lines.at(-1)!, /^… [\d,]+ more refused cross-origin upgrades in the last minute$/);
+  });
+
+  it('an ATTACH flood between two VMs is refused past the rate limit: bytes stay bounded', async () => {
+    const one = gvtVm('one');
+    const two = gvtVm('two');
+    const [a1] = doubleBuffered(one, 256, 256);
+    const [a2] = doubleBuffered(two, 256, 256);
+    one.fill(a1, 0x31);
+    two.fill(a2, 0x32);
+    one.refresh();
+    two.refresh();
+    const s = await serve([one, two]);
+    const c = await attached(s, 'one');
+    // A switch back to a VM the client saw a moment ago resends nothing it still holds.
+    let from = c.messages.length;
+    c.attach('two');
+    await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT two', from);
+    from = c.messages.length;
+    const mark = c.bytesReceived;
+    c.attach('one');
+    await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT one again', from);
+    assert.ok(c.bytesReceived - mark < 1024, `a switch back cost ${c.bytesReceived - mark} bytes`);
+    assert.deepEqual(c.buffers.get(c.scanout!)!.bytes, one.bytes(a1));
+    for (let k = 0; k < 1000 && c.ws.readyState === c.ws.OPEN; k++) {
+      c.send(encodeAttach(k % 2 === 0 ? 'two' : 'one'));
+      if (k % 50 === 0) await settle();
+    }
+    const closed = await c.closed;
+    assert.equal(closed.code, CloseCode.POLICY, 'a client that keeps flooding is closed');
+    const refused = c.messages.filter(isError(ErrorCode.TOO_MANY)).length;
+    assert.ok(refused >= 20, `refused ${refused}`);
+    // At most the burst (8) plus what the rate allows during the flood were served, each at most
+    // one display (256 KiB) plus small messages.
+    assert.ok(c.bytesReceived < 12 * (a1.size + 4096), `received ${c.bytesReceived} bytes`);
+  });
+
+  it('RESIZE is rate-limited per client and per VM: a flood reaches the guest a few times only', async () => {
+    const vm = gvtVm('rs');
+    doubleBuffered(vm, 128, 32);
+    const s = await serve([vm]);
+    const clients = await Promise.all([0, 1, 2].map(() => attached(s, 'rs')));
+    for (let k = 0; k < 10; k++) for (const c of clients) c.send(encodeResize(640 + k, 480));
+    await Promise.all(clients.map((c) => c.next((m) => m.type === Msg.ERROR && m.code === ErrorCode.TOO_MANY, 'ERROR 429', 0)));
+    await settle();
+    // Per client the burst is 4 (3 clients: 12), per VM 8: the VM gets at most 8 of the 30.
+    assert.ok(vm.resizes.length >= 4 && vm.resizes.length <= 8, `${vm.resizes.length} resizes reached the VM`);
+    for (const c of clients) c.close();
+  });
+
+  it('serves HTTPS and WSS with a certificate (self-signed, made here)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpu-tls-'));
+    try {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const key = readFileSync(join(dir, 'key.pem'));
+      const vm = gvtVm('tls');
+      doubleBuffered(vm, 128, 32);
+      const s = await serve([vm], { tls: { cert, key }, token: 'tlstok' });
+      assert.match(s.publicUrl, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        httpsGet({ host: '127.0.0.1', port: s.port, path: '/', ca: cert }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => { body += d.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        }).on('error', reject);
+      });
+      assert.equal(page.status, 200);
+      assert.match(page.body, /viewer/);
+      // Plain HTTP to the TLS port gets nothing served.
+      await assert.rejects(httpGet(s, '/'));
+      const c = await TestClient.open(`wss://127.0.0.1:${s.port}/ws?token=tlstok`, { ca: cert });
+      c.attach('tls');
+      await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT over WSS');
+      assert.equal(await upgradeStatus(`wss://127.0.0.1:${s.port}/ws?token=nope`, { ca: cert }), 401);
+      c.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('LabServer: security', () => {
   it('serves only its in-memory files: path traversal finds nothing', async () => {
     const s = await serve([]);
@@ -625,43 +838,50 @@ describe('LabServer: security', () => {
     local.close();
   });
 
-  it('refuses a non-loopback listen address without --token at start', async () => {
+  it('refuses a non-loopback listen address without --token, and without TLS unless insecure', async () => {
     const vms = new VmRegistry();
     for (const listen of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) {
       assert.throws(() => new LabServer({ vms, listen, port: 0 }), /non-loopback .* without --token/);
+      assert.throws(() => new LabServer({ vms, listen, port: 0, token: 't' }), /without TLS/);
     }
     assert.throws(() => new LabServer({ vms, listen: '0.0.0.0', token: '', port: 0 }), /must not be empty/);
     for (const listen of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) new LabServer({ vms, listen, port: 0 });
-    const open = await serve([], { listen: '0.0.0.0', token: 't0ken' });
+    const lines: string[] = [];
+    const open = await serve([], { listen: '0.0.0.0', token: 't0ken', insecure: true, log: (l) => lines.push(l) });
     assert.equal((await httpGet(open, '/?token=t0ken')).status, 200);
+    assert.ok(lines.some((l) => /WARNING: --insecure/.test(l)), `says so on start: ${lines.join(' | ')}`);
+    assert.ok(lines.every((l) => !l.includes('t0ken')), 'the token is never logged');
   });
 
-  it('refuses a wrong token and accepts the right one (query, cookie, bearer)', async () => {
+  it('refuses a wrong token with 401 before any 101, sets no cookie, accepts query or bearer', async () => {
     const vm = gvtVm('tok');
     doubleBuffered(vm, 128, 32);
-    const s = await serve([vm], { token: 's3cret' });
+    const lines: string[] = [];
+    const s = await serve([vm], { token: 's3cret', log: (l) => lines.push(l) });
     assert.ok(s.url.endsWith('/?token=s3cret'));
-    assert.equal((await httpGet(s, '/')).status, 401);
+    assert.ok(!s.publicUrl.includes('s3cret'));
+    assert.ok(lines.every((l) => !l.includes('s3cret')), `the token is never logged: ${lines.join(' | ')}`);
+    // The viewer's files are public (a browser cannot present the token for them without a
+    // cookie); a wrong token presented is still refused.
+    assert.equal((await httpGet(s, '/')).status, 200);
     assert.equal((await httpGet(s, '/?token=wrong')).status, 401);
     assert.equal((await httpGet(s, '/?token=s3cret0')).status, 401);
     const page = await httpGet(s, '/?token=s3cret');
     assert.equal(page.status, 200);
-    const cookie = (page.headers['set-cookie'] as string[])[0]!;
-    assert.match(cookie, /^vgpu_token=s3cret; .*HttpOnly.*SameSite=Strict/);
-    assert.equal((await httpGet(s, '/viewer.js', { cookie: 'vgpu_token=s3cret' })).status, 200);
+    assert.equal(page.headers['set-cookie'], undefined, 'no cookie: every other port of the host would receive it');
     assert.equal((await httpGet(s, '/viewer.js', { authorization: 'Bearer s3cret' })).status, 200);
     for (const q of ['', '?token=wrong']) {
-      const c = TestClient.connect(wsUrl(s, q));
-      const closed = await c.closed;
-      assert.equal(closed.code, CloseCode.BAD_TOKEN);
-      assert.equal(c.messages.length, 0, 'nothing but the close');
+      assert.equal(await rawUpgrade(s.port, `/ws${q}`), 401, `upgrade ${q}`);
+      assert.equal(await upgradeStatus(wsUrl(s, q)), 401);
     }
+    assert.equal(await upgradeStatus(wsUrl(s), { headers: { cookie: 'vgpu_token=s3cret' } }), 401, 'cookies are not a credential');
+    assert.equal(s.stats.wsAccepted, 0);
     const byQuery = await TestClient.open(wsUrl(s, '?token=s3cret'));
-    const byCookie = await TestClient.open(wsUrl(s), { headers: { cookie: 'vgpu_token=s3cret' } });
-    byCookie.attach('tok');
-    await byCookie.next((m) => m.type === Msg.SCANOUT, 'SCANOUT');
+    const byBearer = await TestClient.open(wsUrl(s), { headers: { authorization: 'Bearer s3cret' } });
+    byBearer.attach('tok');
+    await byBearer.next((m) => m.type === Msg.SCANOUT, 'SCANOUT');
     byQuery.close();
-    byCookie.close();
+    byBearer.close();
   });
 
   it('tells a VM when its last viewer leaves (to restore its mode), not before, not on shutdown', async () => {
@@ -718,5 +938,14 @@ async function until(cond: () => boolean, what = 'condition'): Promise<void> {
   for (let waited = 0; !cond(); waited += 5) {
     if (waited > WAIT_GUARD_MS) throw new Error(`${what} never held`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Poll (20 ms) until `cond` holds: for what real timers drive (deadlines, stall checks). */
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: never held`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

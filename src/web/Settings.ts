@@ -106,7 +106,7 @@ export function parseSettings(search: string): { settings: ViewerSettings; warni
   return { settings: s, warnings };
 }
 
-/** The query string for `s`, listing only what differs from the defaults (for the address bar). */
+/** The query string for `s`, listing only what differs from the defaults (for the address bar), no token. */
 export function settingsToSearch(s: ViewerSettings): string {
   const q = new URLSearchParams();
   const d = DEFAULT_SETTINGS;
@@ -116,7 +116,7 @@ export function settingsToSearch(s: ViewerSettings): string {
   if (s.renderer !== d.renderer) q.set('renderer', s.renderer);
   if (s.stats !== d.stats) q.set('stats', s.stats ? '1' : '0');
   if (s.inspector !== d.inspector) q.set('inspector', s.inspector ? '1' : '0');
-  if (s.token !== undefined) q.set('token', s.token);
+  // Never the token: it stays out of the address bar and history (TokenStore keeps it).
   if (s.resize !== d.resize) q.set('resize', s.resize);
   if (s.escape !== d.escape) q.set('escape', s.escape);
   if (s.ws !== d.ws) q.set('ws', s.ws);
