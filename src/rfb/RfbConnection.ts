@@ -80,7 +80,7 @@ export class RfbConnection {
       return;
     }
     this._append(chunk);
-    while (this._state !== 'closed' && this._step()) { /* consume what is complete */ }
+    while (this._step()) { /* consume what is complete; _step returns false once closed */ }
     if (this._start === this._end) this._start = this._end = 0;
   }
 
