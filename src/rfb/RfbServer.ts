@@ -78,30 +78,43 @@ export class RfbServer {
   private readonly _screens = new Map<LabVm, { screen: RfbScreen; users: number }>();
   private readonly _subs: IDisposable[] = [];
   private _closed = false;
+  private _bound = 0;
 
   public constructor(o: RfbServerOptions) {
     this._o = o;
     this._log = o.log ?? (() => {});
   }
 
-  /** Bind one port per VM now in the registry; VMs removed later close their listener. */
+  /**
+   * Bind one port per VM now in the registry (PORT, PORT+1, … in registry order), and one for
+   * each VM added later (the next port); a VM removed closes its listener and its clients.
+   */
   public async listen(): Promise<void> {
-    const base = this._o.port ?? 5900;
-    const vms = this._o.vms.list();
-    for (let i = 0; i < vms.length; i++) {
-      const vm = vms[i]!;
-      const server = createServer((s) => this._accept(vm, s));
-      const port = base === 0 ? 0 : base + i;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, this._o.listen ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      this._listeners.push({ vm, server, port: (server.address() as AddressInfo).port });
-    }
+    for (const vm of this._o.vms.list()) await this._bind(vm);
+    this._subs.push(this._o.vms.onAdd((vm) => {
+      this._bind(vm).catch((err: unknown) => this._log(`vnc: no port for VM '${vm.name}': ${err instanceof Error ? err.message : String(err)}`));
+    }));
     this._subs.push(this._o.vms.onRemove((vm) => this._vmRemoved(vm)));
+  }
+
+  private async _bind(vm: LabVm): Promise<void> {
+    const base = this._o.port ?? 5900;
+    const port = base === 0 ? 0 : base + this._bound++;
+    const server = createServer((s) => this._accept(vm, s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this._o.listen ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    if (this._closed || this._o.vms.get(vm.name) !== vm) {
+      server.close();
+      return;
+    }
+    const l = { vm, server, port: (server.address() as AddressInfo).port };
+    this._listeners.push(l);
+    this._log(`vnc: VM '${vm.name}' on ${this._o.listen ?? '127.0.0.1'}:${l.port}`);
   }
 
   /** VM name → TCP port, in VM order. */

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
+import type { RfbSecurity } from '../../rfb/RfbConnection.ts';
+import { isLoopbackAddress } from '../../server/AccessPolicy.ts';
 import { openDevice } from '../DeviceSpec.ts';
 
 function positiveInt(name: string, max: number) {
@@ -10,6 +13,31 @@ function positiveInt(name: string, max: number) {
     if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidArgumentError(`${name} must be an integer in 0..${max}`);
     return n;
   };
+}
+
+/** `--vnc [ADDR:]PORT` → where the first VM's RFB port listens (loopback by default). */
+function vncAddress(v: string): { listen: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError('--vnc takes [ADDR:]PORT, e.g. 5900, 127.0.0.1:5900 or [::1]:5900 (0: any free ports)');
+  }
+  return { listen: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/** VNC security: None on loopback; a VNC password (file or environment, never argv) elsewhere. */
+function vncSecurity(listen: string, passwordFile: string | undefined): RfbSecurity {
+  let password: string | undefined;
+  if (passwordFile !== undefined) password = readFileSync(passwordFile, 'utf8').split(/\r?\n/)[0];
+  else if (process.env.VGPU_DISPLAY_VNC_PASSWORD !== undefined) password = process.env.VGPU_DISPLAY_VNC_PASSWORD;
+  if (password !== undefined && password.length === 0) throw new InvalidArgumentError('the VNC password is empty');
+  if (password === undefined) {
+    if (!isLoopbackAddress(listen)) {
+      throw new InvalidArgumentError(`--vnc on ${listen} (not loopback) needs a password: --vnc-password-file PATH or VGPU_DISPLAY_VNC_PASSWORD`);
+    }
+    return { type: 'none' };
+  }
+  return { type: 'vnc', password: new TextEncoder().encode(password) };
 }
 
 export function register(program: Command): void {
@@ -24,7 +52,19 @@ export function register(program: Command): void {
     .option('--token <token>', 'access token, required when listening on a non-loopback address')
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--open', 'open the viewer in a browser', false)
-    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[] }) => {
+    .option('--vnc <[addr:]port>', 'also serve every VM over VNC (RFB 3.8): VM i on port PORT+i, and at /vnc/<vm> on the web server', vncAddress)
+    .option('--vnc-password-file <path>', 'VNC Authentication password (first line); or set VGPU_DISPLAY_VNC_PASSWORD; required off loopback')
+    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; vnc?: { listen: string; port: number }; vncPasswordFile?: string }) => {
+      let vnc: { listen: string; port: number; security: RfbSecurity } | undefined;
+      if (o.vnc !== undefined) {
+        try {
+          vnc = { ...o.vnc, security: vncSecurity(o.vnc.listen, o.vncPasswordFile) };
+        } catch (err) {
+          console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);
+          process.exitCode = 2;
+          return;
+        }
+      }
       const vms = o.vms.split(',').map((s) => s.trim()).filter(Boolean);
       if (vms.length > 64 || vms.length + o.device.length === 0) {
         console.error('vgpu-display run: --vms takes up to 64 entries, and there must be a VM or a --device');
@@ -45,7 +85,7 @@ export function register(program: Command): void {
       const log = (line: string): void => console.log(line);
       let lab: Lab;
       try {
-        lab = await Lab.start({ vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port, token: o.token, log });
+        lab = await Lab.start({ vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port, token: o.token, vnc, log });
       } catch (err) {
         for (const d of devices) d.close();
         console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);
@@ -53,7 +93,8 @@ export function register(program: Command): void {
         return;
       }
       const url = lab.server!.url;
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
+      const vncLines = (lab.vnc?.ports ?? []).map((p) => `\n  VNC ${p.vm}: ${vnc!.listen.includes(':') ? `[${vnc!.listen}]` : vnc!.listen}:${p.port}  (noVNC: ${url.replace(/^http/, 'ws').replace(/\/(\?.*)?$/, '')}/vnc/${p.vm})`).join('');
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${url}${vncLines}\nPress Ctrl+C to stop.`);
       if (o.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
       let stopping = false;
       const stop = (): void => {
