@@ -132,9 +132,17 @@ describe('noVNC against the lab\'s RFB server', () => {
     assert.ok(equal, `noVNC's picture equals the guest buffer (last: ${last})`);
     const g = lab.guests.find((x) => x.name === BOCHS)!;
     await page.click('#screen canvas');
-    await page.keyboard.type('echo Hi-VNC_42\n');
-    await g.vm.waitForText(/^Hi-VNC_42$/m, 20_000);
-    assert.ok(g.vm.screenText().some((l) => l.startsWith(PROMPT.trim())));
+    // As a person types: Shift held for capitals and '_' (noVNC sends key codes, not characters).
+    for (const ch of 'echo Hi-VNC_42\n') {
+      const shifted = /[A-Z_]/.test(ch);
+      if (shifted) await page.keyboard.down('Shift');
+      await page.keyboard.press(ch === '\n' ? 'Enter' : ch === '_' ? 'Minus' : ch === ' ' ? 'Space' : ch === '-' ? 'Minus' : /[0-9]/.test(ch) ? `Digit${ch}` : `Key${ch.toUpperCase()}`);
+      if (shifted) await page.keyboard.up('Shift');
+    }
+    const lines = await g.waitForScreen(/^Hi-VNC_42$/m, 20_000).catch((err: Error) => {
+      throw new Error(`${err.message.slice(0, 120)}; the guest screen reads:\n${g.screenText().filter(Boolean).slice(-6).join('\n')}`);
+    });
+    assert.ok(lines.some((l) => l.startsWith(PROMPT.trim())), lines.join('\n'));
     await page.close();
   });
 
