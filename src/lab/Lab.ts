@@ -4,6 +4,8 @@ import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
 import type { VmExit } from '../guest/host/Vm.ts';
 import { BTN } from '../guest/os/Evdev.ts';
 import { PROMPT } from '../guest/os/Shell.ts';
+import { RfbServer } from '../rfb/RfbServer.ts';
+import type { RfbSecurity } from '../rfb/RfbConnection.ts';
 import { LabServer } from '../server/LabServer.ts';
 import { VmRegistry, type LabVm, type PointerInput } from '../server/VmRegistry.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
@@ -37,6 +39,10 @@ export interface LabOptions {
   insecure?: boolean;
   /** The server's global bound on queued output, bytes. */
   maxQueuedTotal?: number;
+  /** Origins besides the lab's own that may open its WebSockets (a page served elsewhere, e.g. noVNC). */
+  allowedOrigins?: readonly string[];
+  /** `run --vnc`: an RFB server, one port per VM from `port` on, and `/vnc/<vm>` on the web server. */
+  vnc?: { readonly listen: string; readonly port: number; readonly security: RfbSecurity };
   /** Progress lines for the terminal. */
   log: (line: string) => void;
   /** Plug a VM's original monitor back when its last viewer leaves after resizing it (default true). */
@@ -60,6 +66,7 @@ export class Lab extends Disposable {
   public readonly displays: VfioDisplay[] = [];
   private readonly _external: ExternalDevice[] = [];
   private _server: LabServer | undefined;
+  private _vnc: RfbServer | undefined;
 
   private constructor(private readonly _o: LabOptions) {
     super();
@@ -67,6 +74,11 @@ export class Lab extends Disposable {
 
   public get server(): LabServer | undefined {
     return this._server;
+  }
+
+  /** The VNC server (`run --vnc`), once every VM is up. */
+  public get vnc(): RfbServer | undefined {
+    return this._vnc;
   }
 
   /** Boot every VM and start the server. Throws (after cleaning up) when anything fails. */
@@ -93,7 +105,8 @@ export class Lab extends Disposable {
     }
     this._server = await LabServer.start({
       vms: this.registry, listen: this._o.listen, port: this._o.port, strictPort: this._o.strictPort,
-      token: this._o.token, tls: this._o.tls, insecure: this._o.insecure, maxQueuedTotal: this._o.maxQueuedTotal, log,
+      token: this._o.token, tls: this._o.tls, insecure: this._o.insecure, maxQueuedTotal: this._o.maxQueuedTotal,
+      allowedOrigins: this._o.allowedOrigins, log,
     });
     let sessionStarted = false;
     for (const { spec, name } of specs) {
@@ -141,6 +154,13 @@ export class Lab extends Disposable {
       this.registry.add({ name, kind: dev.real ? 'real' : 'emulated', description: dev.spec, display });
       log(`${name}: ${dev.spec} (${dev.real ? 'real' : 'emulated'}), display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
     });
+    const vnc = this._o.vnc;
+    if (vnc !== undefined) {
+      // After every VM is in the registry, so ports follow VM order (PORT, PORT+1, …) as in QEMU.
+      this._vnc = new RfbServer({ vms: this.registry, channels: this._server, listen: vnc.listen, port: vnc.port, security: vnc.security, log });
+      await this._vnc.listen();
+      this._server.serveVnc(this._vnc);
+    }
   }
 
   private _labVm(g: GuestVm, display: VfioDisplay): LabVm {
@@ -191,6 +211,8 @@ export class Lab extends Disposable {
 
   /** Stop everything: server first (viewers get a close), then displays, guests, vGPUs. */
   public async stop(): Promise<void> {
+    await this._vnc?.close();
+    this._vnc = undefined;
     await this._server?.close();
     this._server = undefined;
     for (const d of this.displays) d.dispose();

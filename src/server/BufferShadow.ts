@@ -126,6 +126,18 @@ export class BufferShadow {
     return changed;
   }
 
+  /**
+   * The content hash of block i at its last observation, as two 32-bit halves (meaningful once
+   * `version[i]` is not 0). Equal hashes in two buffers of one layout: the same pixels there.
+   */
+  public hashLow(i: number): number {
+    return this._h1[i]!;
+  }
+
+  public hashHigh(i: number): number {
+    return this._h2[i]!;
+  }
+
   /** Byte range of block i. */
   public blockStart(i: number): number {
     return i << BLOCK_SHIFT;

@@ -94,6 +94,13 @@ const VM_RESIZE_RATE = { rate: 8, burst: 8 } as const;
 
 /** The WebSocket endpoint. Query: `token`, `events=1` (inspector EVENTs), `stats=0` (no STATS). */
 export const WS_PATH = '/ws';
+/** RFB over WebSocket: `/vnc/<vm name>` (same token and origin rules as /ws). */
+export const VNC_PATH = '/vnc/';
+
+/** Takes the WebSocket of an accepted `/vnc/<vm>` upgrade (the RFB server). */
+export interface VncWebSocketHandler {
+  acceptWebSocket(vm: LabVm, ws: WebSocket, remote: string): void;
+}
 const DEFAULT_PORT = 8080;
 const PORT_TRIES = 20;
 /** ws closes (1009) anything bigger; between MAX_CLIENT_MESSAGE and this an ERROR frame answers. */
@@ -151,6 +158,7 @@ export class LabServer implements SessionHost {
   private readonly _timers: ReturnType<typeof setInterval>[] = [];
   private _nextId = 1;
   private _closing = false;
+  private _vnc: VncWebSocketHandler | undefined;
 
   private _queuedPeak = 0;
   private _closedBytes = 0;
@@ -454,7 +462,9 @@ export class LabServer implements SessionHost {
         `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
     if (this._closing || this._wss === undefined) return reject(503, 'server shutting down');
-    if (url === undefined || url.pathname !== WS_PATH) return reject(404, `the WebSocket endpoint is ${WS_PATH}`);
+    const vnc = url?.pathname.startsWith(VNC_PATH) === true ? this._vncTarget(url!.pathname) : undefined;
+    if (typeof vnc === 'string') return reject(404, vnc);
+    if (url === undefined || (vnc === undefined && url.pathname !== WS_PATH)) return reject(404, `the WebSocket endpoint is ${WS_PATH}`);
     if (!this.access.hostOk(req.headers.host)) return reject(403, 'host not served without a token');
     if (!this.access.originOk(req.headers.origin, req.headers.host)) {
       const origin = req.headers.origin;
@@ -464,9 +474,34 @@ export class LabServer implements SessionHost {
     const { token } = this.access.tokenFrom(req, url);
     // Refused before the upgrade: no 101, no WebSocket held open for a peer without the token.
     if (!this.access.tokenOk(token)) return reject(401, 'missing or wrong token');
-    if (this._sessions.size >= (this._opts.maxClients ?? 256)) return reject(503, 'too many viewers');
+    if (vnc === undefined && this._sessions.size >= (this._opts.maxClients ?? 256)) return reject(503, 'too many viewers');
     this._gate.promote(tcpSocket(req.socket));
-    this._wss.handleUpgrade(req, socket, head, (ws) => this._connect(ws, req, url));
+    this._wss.handleUpgrade(req, socket, head, (ws) => {
+      if (vnc !== undefined) {
+        this._wsAccepted++;
+        vnc.handler.acceptWebSocket(vnc.vm, ws, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`);
+        return;
+      }
+      this._connect(ws, req, url);
+    });
+  }
+
+  /** RFB over WebSocket at `/vnc/<vm>` (noVNC), served by `handler`; undefined turns it off. */
+  public serveVnc(handler: VncWebSocketHandler | undefined): void {
+    this._vnc = handler;
+  }
+
+  /** The VM a `/vnc/<name>` upgrade is for, or why it cannot be served. */
+  private _vncTarget(pathname: string): { vm: LabVm; handler: VncWebSocketHandler } | string {
+    if (this._vnc === undefined) return 'VNC is not enabled (run --vnc)';
+    let name: string;
+    try {
+      name = decodeURIComponent(pathname.slice(VNC_PATH.length));
+    } catch {
+      return 'bad VM name';
+    }
+    const vm = this.vms.get(name);
+    return vm === undefined ? `no VM named '${name.slice(0, 64)}'` : { vm, handler: this._vnc };
   }
 
   private _connect(ws: WebSocket, req: IncomingMessage, url: URL): void {

@@ -80,6 +80,29 @@ describe('vgpu-display run', () => {
     assert.match(missing.out(), /ENOENT.*no mediated device/);
   });
 
+  it('--vnc serves each VM over RFB 3.8 (checked by scripts/vnc-check.mjs) and /vnc/<vm> over WebSocket', async () => {
+    const p = start(['--vms', 'bochs', '--port', '0', '--vnc', '0']);
+    try {
+      const m = await waitForOutput(p, /VNC bochs-1: 127\.0\.0\.1:(\d+)/);
+      await waitForOutput(p, /open http/);
+      const check = spawn(process.execPath, [fileURLToPath(new URL('../../../scripts/vnc-check.mjs', import.meta.url)), `127.0.0.1:${m[1]}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      check.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+      check.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+      const code = await new Promise<number | null>((r) => check.on('exit', r));
+      assert.equal(code, 0, out);
+      assert.match(out, /FramebufferUpdate: \d+ rectangle/);
+      p.child.kill('SIGINT');
+      assert.equal(await p.exit, 0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+    const open = start(['--vms', 'bochs', '--port', '0', '--vnc', '0.0.0.0:5990']);
+    assert.equal(await open.exit, 2);
+    assert.match(open.out(), /needs a password/);
+    assert.doesNotMatch(open.out(), /booting/);
+  });
+
   it('refuses bad flags with exit code 2 and a message, before booting anything', async () => {
     for (const [args, re] of [
       [['--refresh', 'sometimes'], /--refresh/],

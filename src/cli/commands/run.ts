@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
+import type { RfbSecurity } from '../../rfb/RfbConnection.ts';
 import { deviceSpec, openDevice, vmSpec } from '../DeviceSpec.ts';
 import { isLoopbackAddress } from '../../server/AccessPolicy.ts';
 import { ServerConfigError } from '../../server/ServerConfigError.ts';
@@ -51,6 +52,39 @@ function accessConfig(o: AccessFlags, env: NodeJS.ProcessEnv): { token?: string;
   }
   return { token, tls, warnings };
 }
+/** `--vnc [ADDR:]PORT` → where the first VM's RFB port listens (loopback by default). */
+function vncAddress(v: string): { listen: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError('--vnc takes [ADDR:]PORT, e.g. 5900, 127.0.0.1:5900 or [::1]:5900 (0: any free ports)');
+  }
+  return { listen: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/** The environment variable that carries the VNC password (never the command line). */
+export const VNC_PASSWORD_ENV = 'VGPU_DISPLAY_VNC_PASSWORD';
+
+/** VNC security: None on loopback; VNC Authentication (password from a file or the environment) elsewhere. */
+function vncSecurity(listen: string, passwordFile: string | undefined, env: NodeJS.ProcessEnv): RfbSecurity | string {
+  let password: string | undefined;
+  if (passwordFile !== undefined) {
+    try {
+      password = readFileSync(passwordFile, 'utf8').split(/\r?\n/)[0];
+    } catch (err) {
+      return `--vnc-password-file: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  } else if (env[VNC_PASSWORD_ENV] !== undefined) {
+    password = env[VNC_PASSWORD_ENV];
+  }
+  if (password !== undefined && password.length === 0) return 'the VNC password is empty';
+  if (password === undefined) {
+    if (!isLoopbackAddress(listen)) return `--vnc on ${listen} (not loopback) needs a password: --vnc-password-file PATH or ${VNC_PASSWORD_ENV}`;
+    return { type: 'none' };
+  }
+  return { type: 'vnc', password: new TextEncoder().encode(password) };
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -70,13 +104,21 @@ export function register(program: Command): void {
     .option('--print-url', 'print the URL with the token (once)', false)
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', repeatable(deviceSpec), [] as string[])
     .option('--open', 'open the viewer in a browser', false)
-    .action(async (o: { vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[] }, cmd: Command) => {
+    .option('--vnc <[addr:]port>', 'also serve every VM over VNC (RFB 3.8): VM i on port PORT+i, and at /vnc/<vm> on the web server', vncAddress)
+    .option('--vnc-password-file <path>', `VNC Authentication password (first line), or set ${VNC_PASSWORD_ENV}; required off loopback`)
+    .action(async (o: { vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[] }, cmd: Command) => {
       const vms = o.vms;
       if (vms.length + o.device.length === 0) cmd.error('error: there must be a VM (--vms) or a --device');
       // Token and TLS are checked before anything opens, binds or boots.
       const access = accessConfig(o, process.env);
       if (typeof access === 'string') cmd.error(`error: ${access}`);
       for (const w of access.warnings) console.error(w);
+      let vnc: { listen: string; port: number; security: RfbSecurity } | undefined;
+      if (o.vnc !== undefined) {
+        const security = vncSecurity(o.vnc.listen, o.vncPasswordFile, process.env);
+        if (typeof security === 'string') cmd.error(`error: ${security}`);
+        vnc = { ...o.vnc, security };
+      }
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
         try {
@@ -93,7 +135,7 @@ export function register(program: Command): void {
       try {
         lab = await Lab.start({
           vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port,
-          token: access.token, tls: access.tls, insecure: o.insecure, maxQueuedTotal: o.maxQueued * 1024 * 1024, log,
+          token: access.token, tls: access.tls, insecure: o.insecure, maxQueuedTotal: o.maxQueued * 1024 * 1024, vnc, log,
         });
       } catch (err) {
         for (const d of devices) d.close();
@@ -116,7 +158,10 @@ export function register(program: Command): void {
       const server = lab.server!;
       const shown = o.printUrl ? server.url : server.publicUrl;
       const hint = access.token !== undefined && !o.printUrl ? ' (append ?token=… or use --print-url)' : '';
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${shown}${hint}\nPress Ctrl+C to stop.`);
+      const host = vnc === undefined ? '' : vnc.listen.includes(':') ? `[${vnc.listen}]` : vnc.listen;
+      const wsBase = server.publicUrl.replace(/^http/, 'ws').replace(/\/$/, '');
+      const vncLines = (lab.vnc?.ports ?? []).map((p) => `\n  VNC ${p.vm}: ${host}:${p.port}  (noVNC: ${wsBase}/vnc/${p.vm})`).join('');
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${shown}${hint}${vncLines}\nPress Ctrl+C to stop.`);
       if (o.open) spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
     });
 }
