@@ -157,7 +157,12 @@ export class Lab extends Disposable {
     const vnc = this._o.vnc;
     if (vnc !== undefined) {
       // After every VM is in the registry, so ports follow VM order (PORT, PORT+1, …) as in QEMU.
-      this._vnc = new RfbServer({ vms: this.registry, channels: this._server, listen: vnc.listen, port: vnc.port, security: vnc.security, log });
+      const server = this._server;
+      // The same limits as the browser viewers: one output budget, one connection gate, rate-limited peer lines.
+      this._vnc = new RfbServer({
+        vms: this.registry, channels: server, listen: vnc.listen, port: vnc.port, security: vnc.security, log,
+        peerLog: (kind, noun, line) => server.peerLog(kind, noun, line), budget: server.budget, gate: server.gate,
+      });
       await this._vnc.listen();
       this._server.serveVnc(this._vnc);
     }

@@ -19,6 +19,8 @@ export interface RfbOutput {
   write(bytes: Uint8Array): void;
   /** Bytes written but not yet taken by the peer. */
   readonly buffered: number;
+  /** The server-wide output budget has room for another update (it wakes the client when not). */
+  readonly mayQueue: boolean;
   close(reason: string): void;
 }
 
@@ -175,6 +177,7 @@ export class RfbClient extends Disposable {
     // Nothing is sent unasked: a pending request or continuous updates (TigerVNC's rule).
     if (this._request === undefined && this._cu === undefined) return;
     if (this._out.buffered > this._highWater) return; // the server pumps again on drain
+    if (!this._out.mayQueue) return; // the budget wakes us when there is room
     const p = this._screen.primary;
     const pseudo: Uint8Array[] = [];
     // Resize: the size rectangle goes after the other pseudo rects, and the whole frame follows.

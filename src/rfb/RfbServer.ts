@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { constants as zc, createDeflate, type Deflate } from 'node:zlib';
 import type { WebSocket } from 'ws';
 import type { IDisposable } from '../base/Disposable.ts';
+import type { ConnectionGate } from '../server/ConnectionGate.ts';
+import type { BudgetAccount, OutputBudget } from '../server/OutputBudget.ts';
 import type { VmChannel } from '../server/VmChannel.ts';
 import type { LabVm, VmRegistry } from '../server/VmRegistry.ts';
 import { RfbClient, type Deflater, type RfbOutput } from './RfbClient.ts';
@@ -30,6 +32,12 @@ export interface RfbServerOptions {
   /** A client whose socket has not drained for this long is closed. Default 10 000 ms. */
   readonly stallMs?: number;
   readonly log?: (line: string) => void;
+  /** Lines a peer can trigger, rate-limited (the lab server's `peerLog`). Default: `log`. */
+  readonly peerLog?: (kind: string, noun: string, line: () => string) => void;
+  /** The total bound on queued output shared with the browser viewers (the lab server's). */
+  readonly budget?: OutputBudget;
+  /** Total, per-address and pre-handshake connection limits (the lab server's gate). */
+  readonly gate?: ConnectionGate;
 }
 
 interface Listener {
@@ -73,6 +81,7 @@ function zlibStream(level: number): { deflate: Deflater; stream: Deflate } {
 export class RfbServer {
   private readonly _o: RfbServerOptions;
   private readonly _log: (line: string) => void;
+  private readonly _peerLog: (kind: string, noun: string, line: () => string) => void;
   private readonly _listeners: Listener[] = [];
   private readonly _live = new Set<Live>();
   private readonly _screens = new Map<LabVm, { screen: RfbScreen; users: number }>();
@@ -83,6 +92,7 @@ export class RfbServer {
   public constructor(o: RfbServerOptions) {
     this._o = o;
     this._log = o.log ?? (() => {});
+    this._peerLog = o.peerLog ?? ((_kind, _noun, line) => this._log(line()));
   }
 
   /**
@@ -101,6 +111,7 @@ export class RfbServer {
     const base = this._o.port ?? 5900;
     const port = base === 0 ? 0 : base + this._bound++;
     const server = createServer((s) => this._accept(vm, s));
+    this._o.gate?.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this._o.listen ?? '127.0.0.1', () => {
@@ -135,7 +146,10 @@ export class RfbServer {
   public acceptWebSocket(vm: LabVm, ws: WebSocket, remote: string): void {
     let buffered = (): number => ws.bufferedAmount;
     const live = this._open(vm, remote, {
-      write: (b) => ws.send(b, { binary: true }, () => live?.output.drained()),
+      write: (b, flushed) => ws.send(b, { binary: true }, () => {
+        flushed();
+        live?.output.drained();
+      }),
       get buffered() { return buffered(); },
       close: (hard) => (hard ? ws.terminate() : ws.close(1000)),
     });
@@ -162,8 +176,9 @@ export class RfbServer {
 
   private _accept(vm: LabVm, socket: Socket): void {
     socket.setNoDelay(true);
+    const gate = this._o.gate;
     const live = this._open(vm, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, {
-      write: (b) => { socket.write(b); },
+      write: (b, flushed) => { socket.write(b, () => flushed()); },
       get buffered() { return socket.writableLength; },
       // Graceful (a failure reason still reaches the client), but never held open by a peer
       // that does not read: destroyed when the queue cannot drain.
@@ -176,30 +191,37 @@ export class RfbServer {
       socket.destroy();
       return;
     }
-    socket.on('data', (d: Buffer) => live.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length)));
+    socket.on('data', (d: Buffer) => {
+      live.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length));
+      // Past the handshake (and security): no pre-auth deadline or eviction any more.
+      if (live.client !== undefined) gate?.promote(socket);
+    });
     socket.on('drain', () => live.output.drained());
     socket.on('close', () => this._gone(live));
     socket.on('error', () => socket.destroy());
   }
 
-  private _open(vm: LabVm, remote: string, io: { write(b: Uint8Array): void; readonly buffered: number; close(hard: boolean): void }): Live | undefined {
+  private _open(vm: LabVm, remote: string, io: { write(b: Uint8Array, flushed: () => void): void; readonly buffered: number; close(hard: boolean): void }): Live | undefined {
     if (this._closed || this._live.size >= (this._o.maxClients ?? 128)) {
-      this._log(`vnc: refused ${remote} for VM '${vm.name}': too many VNC clients`);
+      this._peerLog('vnc-full', 'refused VNC clients', () => `vnc: refused ${remote} for VM '${vm.name}': too many VNC clients`);
       return undefined;
     }
+    let account: BudgetAccount | undefined;
     const stallMs = this._o.stallMs ?? 10_000;
     const highWater = this._o.highWater ?? 2 * 1024 * 1024;
     let stall: ReturnType<typeof setTimeout> | undefined;
     let live: Live;
     const output: RfbOutput & { drained(): void } = {
       write: (b) => {
-        io.write(b);
+        account?.queued(b.length);
+        io.write(b, () => account?.queued(-b.length));
         if (io.buffered > highWater && stall === undefined) {
           stall = setTimeout(() => live.close(`stopped reading for ${stallMs} ms`, true), stallMs);
           stall.unref?.();
         }
       },
       get buffered() { return io.buffered; },
+      get mayQueue() { return account === undefined || account.mayQueue(); },
       close: (reason) => live.close(reason),
       drained: () => {
         if (io.buffered <= highWater && stall !== undefined) {
@@ -232,12 +254,14 @@ export class RfbServer {
       close: (reason, hard = false) => {
         if (closed) return;
         closed = true;
-        if (reason !== '' && reason !== 'server shutting down') this._log(`vnc: ${remote} (VM '${vm.name}'): ${reason}`);
+        if (reason !== '' && reason !== 'server shutting down') this._peerLog('vnc-close', 'closed VNC clients', () => `vnc: ${remote} (VM '${vm.name}'): ${reason}`);
         if (stall !== undefined) clearTimeout(stall);
+        account?.dispose();
         io.close(hard);
         this._gone(live);
       },
     };
+    account = this._o.budget?.register({ evict: (reason) => live.close(reason, true), wake: () => live.client?.pump() });
     this._live.add(live);
     return live;
   }
