@@ -141,7 +141,7 @@ console.log(JSON.stringify({
     assert.equal(real!.code, 1, real!.stdout);
     assert.match(real!.stderr, /no mediated device 6d1b0c2e-6a0e-4f5b-9b7a-3a1e5f0c0001/);
     assert.equal(protocol!.code, 0, protocol!.stderr);
-    assert.match(protocol!.stdout, /^SCANOUT 5 bytes \{ type: 19, id: 7 \}\n\{ type: 21, x: -5, y: 12 \}\nrejected: /);
+    assert.match(protocol!.stdout, /^SCANOUT 17 bytes \{ type: 19, id: 7, flipSeq: 42, vblankMs: 1765000000000\.5 \}\n\{ type: 21, x: -5, y: 12 \}\nrejected: /);
   });
 
   it('type-checks a TypeScript consumer of every export against the shipped .d.ts', async () => {

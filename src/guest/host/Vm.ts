@@ -27,7 +27,11 @@ export interface VmOptions {
   readonly program?: URL;
   /** Timers for the watchdog and timeouts (default real time). */
   readonly clock?: Clock;
-  /** A running guest with no heartbeat for this long is declared hung (default 5000 ms). */
+  /**
+   * A running guest with no heartbeat for this long is declared hung (default 30 000 ms: on a
+   * loaded 2-core host a healthy worker can be starved for seconds; tests of hang detection set
+   * their own short limit).
+   */
   readonly watchdogMs?: number;
   /** Time allowed from worker start to the guest's first sign of life (default 30000 ms). */
   readonly startTimeoutMs?: number;
@@ -74,6 +78,8 @@ const waitAsync = (Atomics as unknown as {
 const TILINGS = ['linear', 'x', 'y'] as const;
 /** Host-side input backlog cap (events), beyond which input is dropped. */
 const MAX_INPUT_BACKLOG = 16384;
+/** Default hang limit: see VmOptions.watchdogMs. */
+const WATCHDOG_MS = 30_000;
 let vmCounter = 0;
 
 function clampAbs(v: number): number {
@@ -228,7 +234,7 @@ export class Vm extends Disposable {
     this._startedAt = this._clock.now();
     this._beatAt = this._startedAt;
     this._lastCheck = this._startedAt;
-    const wd = this._opts.watchdogMs ?? 5000;
+    const wd = this._opts.watchdogMs ?? WATCHDOG_MS;
     this._checkEvery = Math.max(20, Math.min(1000, wd / 4));
     this._watchdog = this._clock.setInterval(() => this._checkWatchdog(), this._checkEvery);
     this._pumping = true;
@@ -437,7 +443,7 @@ export class Vm extends Disposable {
       return;
     }
     const started = this._channel.load(Ctl.STATE) !== GuestState.STARTING;
-    const limit = started ? (this._opts.watchdogMs ?? 5000) : (this._opts.startTimeoutMs ?? 30_000);
+    const limit = started ? (this._opts.watchdogMs ?? WATCHDOG_MS) : (this._opts.startTimeoutMs ?? 30_000);
     if (now - this._beatAt > limit) {
       this._finish('hung', started
         ? `no heartbeat for ${Math.round(now - this._beatAt)} ms`
