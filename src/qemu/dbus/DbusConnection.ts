@@ -49,10 +49,10 @@ export interface ServedInterface {
 export interface ConnectionOptions {
   /** Largest message accepted (default: the spec's 128 MiB). */
   readonly maxMessage?: number;
-  /** Method calls awaiting our reply are answered... calls we make time out after this. */
+  /** Calls we make time out after this (default 25 s, as GDBus). */
   readonly callTimeoutMs?: number;
-  /** Signals and unknown-destination messages go here. */
-  readonly name?: string;
+  /** Runs before any message is dispatched (serve objects here: the peer may call at once). */
+  readonly setup?: (c: DbusConnection) => void;
 }
 
 interface Pending {
@@ -96,6 +96,7 @@ export class DbusConnection extends Disposable {
   /** Authenticate on `socket` as `role` and resolve when messages can flow. */
   public static open(socket: UnixSocket, role: 'client' | 'server', o: ConnectionOptions = {}): Promise<DbusConnection> {
     const c = new DbusConnection(socket, o);
+    o.setup?.(c);
     return new Promise((resolve, reject) => {
       const sasl = role === 'client' ? new SaslClient() : new SaslServer();
       let authed = false;

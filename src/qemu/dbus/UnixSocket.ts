@@ -140,6 +140,11 @@ export class UnixSocket extends Disposable {
     return new UnixSocket(fd);
   }
 
+  /** Close an fd that arrived by SCM_RIGHTS and is not wanted. */
+  public static closeFd(fd: number): void {
+    libc().close(fd);
+  }
+
   public get closed(): boolean {
     return this._closed;
   }
