@@ -33,6 +33,8 @@ export interface LabOptions {
   token?: string;
   /** Progress lines for the terminal. */
   log: (line: string) => void;
+  /** VMs whose display comes from elsewhere (`run --qemu`: QEMU D-Bus displays), served as they are. */
+  extraVms?: readonly LabVm[];
 }
 
 /** Absolute pointer range the guest's tablet reports (evdev ABS 0..32767). */
@@ -132,6 +134,7 @@ export class Lab extends Disposable {
       this.registry.add({ name, kind: dev.real ? 'real' : 'emulated', description: dev.spec, display });
       log(`${name}: ${dev.spec} (${dev.real ? 'real' : 'emulated'}), display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
     });
+    for (const vm of this._o.extraVms ?? []) this.registry.add(vm);
   }
 
   private _labVm(g: GuestVm, display: VfioDisplay): LabVm {

@@ -150,13 +150,17 @@ export class QemuView extends Disposable implements LabVm {
     this.console.setStatus('vm-stopped', why);
   }
 
+  /** Input calls sent and not answered yet. */
+  public pendingInput = 0;
+
   private _call(iface: string, member: string, signature: string, body: unknown[]): void {
     const s = this._session;
     if (!s || s.isLost) return;
+    this.pendingInput++;
     s.call({ path: consolePath(this._info.id), interface: `org.qemu.Display1.${iface}`, member, signature, body }).catch((e: Error) => {
       this.input.errors++;
       this.input.lastError = `${iface}.${member}: ${e.message}`;
-    });
+    }).finally(() => { this.pendingInput--; });
   }
 
   public sendKey(code: number, down: boolean): void {

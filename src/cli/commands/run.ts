@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
 import { openDevice } from '../DeviceSpec.ts';
+import type { QemuMachine } from '../../qemu/QemuMachine.ts';
+import { startQemus } from '../QemuCli.ts';
 
 function positiveInt(name: string, max: number) {
   return (v: string): number => {
@@ -24,9 +26,11 @@ export function register(program: Command): void {
     .option('--token <token>', 'access token, required when listening on a non-loopback address')
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--open', 'open the viewer in a browser', false)
-    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[] }) => {
-      const vms = o.vms.split(',').map((s) => s.trim()).filter(Boolean);
-      if (vms.length > 64 || vms.length + o.device.length === 0) {
+    .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', Number)
+    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
+      const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms.split(',').map((s) => s.trim()).filter(Boolean);
+      if (vms.length > 64 || vms.length + o.device.length + o.qemu.length === 0) {
         console.error('vgpu-display run: --vms takes up to 64 entries, and there must be a VM or a --device');
         process.exitCode = 2;
         return;
@@ -44,9 +48,12 @@ export function register(program: Command): void {
       }
       const log = (line: string): void => console.log(line);
       let lab: Lab;
+      let qemus: QemuMachine[] = [];
       try {
-        lab = await Lab.start({ vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port, token: o.token, log });
+        qemus = await startQemus(o.qemu, o.qemuConsole, log);
+        lab = await Lab.start({ vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port, token: o.token, log, extraVms: qemus.flatMap((m) => m.views) });
       } catch (err) {
+        for (const q of qemus) q.dispose();
         for (const d of devices) d.close();
         console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);
         process.exitCode = err instanceof RangeError ? 2 : 1;
@@ -60,7 +67,7 @@ export function register(program: Command): void {
         if (stopping) return;
         stopping = true;
         console.log('\nstopping…');
-        void lab.stop().then(() => { console.log('stopped'); process.exit(0); });
+        void lab.stop().then(() => { for (const q of qemus) q.dispose(); console.log('stopped'); process.exit(0); });
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

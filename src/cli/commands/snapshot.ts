@@ -18,6 +18,7 @@ import { getDmabuf, query } from '../../vfio/GfxIoctl.ts';
 import type { PixelSource } from '../../render/PixelSource.ts';
 import { openDevice } from '../DeviceSpec.ts';
 import { planeJson, type PlaneJson } from '../PlaneJson.ts';
+import { qemuAction, qemuSnapshot } from '../QemuCli.ts';
 
 /** A plane as QUERY_GFX_PLANE described it, for --json (the CLI's common plane shape). */
 export type SnapshotPlane = PlaneJson;
@@ -209,7 +210,7 @@ function parseMode(v: string): Monitor | 'type' {
 }
 
 interface SnapshotFlags {
-  device: string;
+  device?: string;
   scenario: ScenarioName;
   out: string;
   mode?: Monitor | 'type';
@@ -228,14 +229,23 @@ export function register(program: Command): void {
     .description('write a device\'s planes (primary + cursor, via QUERY/GET/mmap) as a PNG at guest ' +
       'resolution: with --scenario, boot a guest on an emulated vGPU and run the scenario until its ' +
       'content shows; without, capture the device as it is (real devices too)')
-    .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID')
+    .option('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID')
+    .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
+    .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', Number)
     .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, parseScenario)
     .requiredOption('--out <file>', 'PNG file to write')
     .option('--mode <WxH>',
       'with --scenario: the monitor\'s preferred mode, default 1024x768 ("type": the mdev type\'s own EDID)', parseMode)
     .option('--demo', 'without --scenario, emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--json', 'print the plane info used as JSON')
-    .action(async (o: SnapshotFlags & { demo?: boolean }) => {
+    .action(async (o: SnapshotFlags & { demo?: boolean; qemu?: string; qemuConsole?: number }) => {
+      if (o.qemu !== undefined || o.device === undefined) {
+        return qemuAction('snapshot', async () => {
+          if (o.qemu === undefined || o.device !== undefined || o.scenario) throw new RangeError('give one of --device or --qemu (--scenario goes with --device)');
+          const r = await qemuSnapshot(o.qemu, o.out, o.qemuConsole);
+          process.stdout.write(o.json ? `${JSON.stringify({ out: o.out, ...r }, null, 2)}\n` : `${o.out}: ${r.width}x${r.height} ${r.format} QEMU console ${r.console} (${r.label}); ${r.listener.scanouts} scanouts, ${r.listener.updates} updates, ${r.listener.bytesCopied} bytes copied\n`);
+        });
+      }
       if (!o.scenario) {
         if (o.mode) return usageError('--mode goes with --scenario');
         const c = await captureDevice(o.device, { demo: o.demo });
