@@ -18,7 +18,11 @@ if [ -z "$bb" ] || ! "$bb" --list | grep -qx cttyhack; then
 fi
 cd "$work"
 pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-[ -n "$pkg" ] || { echo "make-guest: no linux-image-amd64 in apt (run apt-get update)" >&2; exit 1; }
+if [ -z "$pkg" ]; then
+  apt-get update -q >&2
+  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+fi
+[ -n "$pkg" ] || { echo "make-guest: apt knows no linux-image-amd64" >&2; exit 1; }
 apt-get download "$pkg" >&2 2>/dev/null || { apt-get update -q >&2 && apt-get download "$pkg" >&2; }
 dpkg -x ./"$pkg"_*.deb kpkg
 mkdir -p root/bin root/dev root/proc root/sys root/tmp root/lib/modules
