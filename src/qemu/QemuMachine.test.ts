@@ -63,7 +63,7 @@ async function type1(view: QemuView): Promise<void> {
 describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000 }, () => {
   before(() => { testGuest(); });
 
-  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, mouse bytes', async () => {
+  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, mouse calls accepted', async () => {
     const q = QemuProcess.start({ mode: 'p2p' });
     let m: QemuMachine | undefined;
     try {
