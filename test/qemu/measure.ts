@@ -32,7 +32,8 @@ const w0 = performance.now();
 v.sendKey(KEY.ENTER, true);
 v.sendKey(KEY.ENTER, false);
 await q.waitSerial(`FLOOD-END ${lines}`, 120_000);
-await waitFor(() => (performance.now() - lastUpdate > 500 ? true : undefined), 'the screen to settle', 30_000);
+// The last lines reach the screen after the marker reaches the serial log: wait for them.
+await waitFor(async () => (await q.vgaText()).includes(`flood line ${lines - 1} `) || undefined, 'the last line on screen', 30_000);
 const wall = (lastUpdate - w0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const s1 = v.listener.stats;

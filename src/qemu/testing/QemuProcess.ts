@@ -118,11 +118,15 @@ export class QemuProcess {
     return { width: Number(m[1]), height: Number(m[2]), rgb: new Uint8Array(b.subarray(m[0].length)) };
   }
 
-  /** The VGA text screen as characters (text mode only): what the guest shows, for assertions. */
+  /**
+   * The VGA text memory as characters, 80 per line (text mode only). vgacon scrolls by moving
+   * the display start within the 32 KiB window, so this is the screen plus its scroll-back: use
+   * it for "was shown" checks; the pixel comparisons say what is on screen now.
+   */
   public async vgaText(): Promise<string> {
     const q = await this.qmp();
     try {
-      const out = String(await q.execute('human-monitor-command', { 'command-line': 'xp /2000hx 0xb8000' }));
+      const out = String(await q.execute('human-monitor-command', { 'command-line': 'xp /16384hx 0xb8000' }));
       const words = [...out.matchAll(/0x([0-9a-f]{4})(?![0-9a-f:])/g)].map((x) => parseInt(x[1]!, 16) & 0xff);
       let s = '';
       for (let i = 0; i < words.length; i++) s += (i > 0 && i % 80 === 0 ? '\n' : '') + (words[i]! >= 32 && words[i]! < 127 ? String.fromCharCode(words[i]!) : ' ');
