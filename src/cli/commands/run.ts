@@ -60,7 +60,7 @@ export function register(program: Command): void {
         return;
       }
       const url = lab.server!.url;
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
       if (o.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
       let stopping = false;
       const stop = (): void => {
