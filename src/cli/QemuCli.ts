@@ -29,12 +29,16 @@ export async function startQemus(specs: readonly string[], console?: number, log
   }
 }
 
-/** Resolves once the view shows a picture and no Update came for `quietMs` (bounded). */
+/**
+ * Resolves once the view shows a picture and no Scanout (new surface, or 7.2's re-register after
+ * a silent resize) came for `quietMs`. Updates do not count: a VGA text console sends them on
+ * every refresh tick even when idle, and each one is already applied to the picture.
+ */
 function settled(view: QemuView, quietMs = 300, maxMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     let last = Date.now();
-    const sub = view.console.onUpdate(() => { last = Date.now(); });
+    const sub = view.listener.onOutOfBounds(() => { last = Date.now(); });
     const sub2 = view.console.onScanout(() => { last = Date.now(); });
     const tick = (): void => {
       const now = Date.now();
