@@ -97,6 +97,27 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000
     }
   });
 
+  it('virtio-vga: the viewer\'s size goes as SetUIInfo, the guest sees it as its preferred mode, the picture follows', async () => {
+    const q = QemuProcess.start({ mode: 'p2p', vga: 'virtio-vga' });
+    let m: QemuMachine | undefined;
+    try {
+      await q.qmp().then((c) => c.close());
+      m = await QemuMachine.start(parseQemuSpec(q.spec), 'qemu-virtio');
+      const view = m.views[0]!;
+      // The guest prints its connector's preferred mode (virtio-gpu's default first).
+      await q.waitSerial('DRM-MODE 1280x800');
+      await waitFor(() => view.console.size.width === 1280 || undefined, 'the 1280x800 fbcon surface');
+      view.requestResize(1000, 700);
+      await q.waitSerial('DRM-MODE 1000x700');
+      await waitFor(() => (view.console.size.width === 1000 && view.console.size.height === 700) || undefined, 'the console to follow to 1000x700');
+      await waitSame(q, view, 'after the resize');
+      assert.equal(view.input.errors, 0, view.input.lastError);
+    } finally {
+      m?.dispose();
+      await q.stop();
+    }
+  });
+
   it('bus mode: QEMU killed → status says so; restarted → the view comes back', async () => {
     const bus = await PrivateBus.start();
     let q = QemuProcess.start({ mode: 'bus', bus });

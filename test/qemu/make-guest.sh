@@ -27,8 +27,13 @@ apt-get download "$pkg" >&2 2>/dev/null || { apt-get update -q >&2 && apt-get do
 dpkg -x ./"$pkg"_*.deb kpkg
 mkdir -p root/bin root/dev root/proc root/sys root/tmp root/lib/modules
 cp "$bb" root/bin/busybox
-find kpkg/lib/modules -name psmouse.ko -exec cp {} root/lib/modules/ \;
-find kpkg/lib/modules -name evdev.ko -exec cp {} root/lib/modules/ \;
+# Modules in load order (dependencies first): PS/2 mouse, evdev, and virtio-gpu with its stack.
+i=10
+for m in psmouse evdev drm drm_kms_helper drm_shmem_helper virtio_ring virtio virtio_pci_modern_dev \
+         virtio_pci_legacy_dev virtio_pci virtio_dma_buf virtio-gpu; do
+  f=$(find kpkg/lib/modules -name "$m.ko" | head -1)
+  [ -n "$f" ] && cp "$f" "root/lib/modules/$i-$m.ko"; i=$((i+1))
+done
 cp "$here/init" root/init; chmod +x root/init
 (cd root && find . | cpio -o -H newc 2>/dev/null | gzip -6) > "$out/initrd.gz.tmp"
 cp kpkg/boot/vmlinuz-* "$out/vmlinuz.tmp"
