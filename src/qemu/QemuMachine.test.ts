@@ -97,8 +97,8 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000
     }
   });
 
-  it('virtio-vga: the viewer\'s size goes as SetUIInfo, the guest sees it as its preferred mode, the picture follows', async () => {
-    const q = QemuProcess.start({ mode: 'p2p', vga: 'virtio-vga' });
+  it('virtio-vga: the viewer\'s size goes as SetUIInfo (the guest sees its preferred mode, the picture follows); a guest KMS cursor arrives as CursorDefine/MouseSet', async () => {
+    const q = QemuProcess.start({ mode: 'p2p', vga: 'virtio-vga', append: 'cursortest' });
     let m: QemuMachine | undefined;
     try {
       await q.qmp().then((c) => c.close());
@@ -112,6 +112,16 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000
       await waitFor(() => (view.console.size.width === 1000 && view.console.size.height === 700) || undefined, 'the console to follow to 1000x700');
       await waitSame(q, view, 'after the resize');
       assert.equal(view.input.errors, 0, view.input.lastError);
+      // The guest sets its cursor after the resize (test/qemu/init).
+      // test/qemu/kmscursor.c: 64x64 ARGB, opaque red 16x16 at the top-left, hotspot (3, 5), at (200, 100).
+      await q.waitSerial('CURSOR-SET');
+      await waitFor(() => (view.console.cursor.buffer && view.listener.stats.mouseSets > 0) || undefined, 'CursorDefine and MouseSet');
+      const cur = view.console.cursor;
+      assert.deepEqual([cur.buffer!.width, cur.buffer!.height, cur.hotX, cur.hotY, cur.hotKnown], [64, 64, 3, 5, true]);
+      assert.deepEqual([...cur.buffer!.mapping.chunks[0]!.subarray(0, 4)], [0, 0, 255, 255], 'ARGB red, stored B,G,R,A');
+      assert.deepEqual([...cur.buffer!.mapping.chunks[0]!.subarray(16 * 4, 16 * 4 + 4)], [0, 0, 0, 0], 'transparent outside the square');
+      const pos = view.console.cursorPosition;
+      assert.deepEqual([pos.x + cur.hotX, pos.y + cur.hotY], [200, 100], 'MouseSet is the pointer (hotspot) position');
     } finally {
       m?.dispose();
       await q.stop();

@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VGPU_QEMU_GUEST_CACHE:-$here/../../.cache/qemu-guest}
 mkdir -p "$out"; out=$(cd "$out" && pwd)
-stamp=$(cat "$here/make-guest.sh" "$here/init" | sha256sum | cut -c1-16)
+stamp=$(cat "$here/make-guest.sh" "$here/init" "$here/kmscursor.c" | sha256sum | cut -c1-16)
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ]; then
   echo "$out"; exit 0
 fi
@@ -35,6 +35,8 @@ for m in psmouse evdev drm drm_kms_helper drm_shmem_helper virtio_ring virtio vi
   [ -n "$f" ] && cp "$f" "root/lib/modules/$i-$m.ko"; i=$((i+1))
 done
 cp "$here/init" root/init; chmod +x root/init
+# The KMS cursor program (static: the initramfs has no libc).
+cc -static -O2 -o root/bin/kmscursor "$here/kmscursor.c" >&2
 (cd root && find . | cpio -o -H newc 2>/dev/null | gzip -6) > "$out/initrd.gz.tmp"
 cp kpkg/boot/vmlinuz-* "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"; mv "$out/initrd.gz.tmp" "$out/initrd.gz"
