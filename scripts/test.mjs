@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The one test command (`npm test`): type-check every layer (the isomorphic core with neither Node
-// nor DOM types, so a layering violation fails here), then run every *.test.ts under src/ and test/
-// with node:test. Node 20 does not glob, so the files are listed here.
+// The one test command (`npm test`): check the layer order of CONTRIBUTING.md, type-check every
+// layer (the isomorphic core with neither Node nor DOM types), then run every *.test.ts under src/,
+// test/ and scripts/ with node:test. Node 20 does not glob, so the files are listed here.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,6 +26,8 @@ function run(cmd, argv) {
 }
 
 if (!args.includes('--no-typecheck')) {
+  // The layer order of CONTRIBUTING.md (scripts/LayerOrder.ts), before the slower type-checks.
+  if (run(process.execPath, ['--import', 'tsx', join(root, 'scripts/LayerOrder.ts')]) !== 0) process.exit(1);
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   for (const p of ['src/tsconfig.core.json', 'tsconfig.json', 'src/web/tsconfig.json', 'test/browser/tsconfig.json', 'test/kernel/tsconfig.json']) {
     try { statSync(join(root, p)); } catch { continue; }
@@ -37,7 +39,7 @@ if (!args.includes('--no-typecheck')) {
   }
 }
 
-let files = [...find(join(root, 'src')), ...find(join(root, 'test'))]
+let files = [...find(join(root, 'src')), ...find(join(root, 'test')), ...find(join(root, 'scripts'))]
   .map((f) => relative(root, f))
   .filter((f) => !f.startsWith('test/kernel/'))
   .sort();

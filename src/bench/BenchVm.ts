@@ -5,6 +5,7 @@ import { emulatedPageResolver } from '../display/EmulatedPages.ts';
 import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
 import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
+import { siblingModule } from '../guest/host/startWorker.ts';
 import { GuestVm } from '../lab/GuestVm.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
@@ -54,7 +55,7 @@ export class BenchVm implements IDisposable {
     const bufPages = Math.ceil((stride * o.height) / PAGE_SIZE);
     const ramBytes = Math.ceil(((FIRST_PAGE + buffers * bufPages + 16) * PAGE_SIZE) / (1 << 20)) * (1 << 20);
     this.host = new EmulatedHost({ ggttPages: GGTT_PAGES });
-    const program = new URL('./guests/FlipGuest.ts', import.meta.url);
+    const program = siblingModule('./guests/FlipGuest.ts', import.meta.url);
     // The guest needs its aperture base before boot: the host places it at the GGTT's start.
     this.guest = new GuestVm({
       host: this.host, type: 'i915-GVTg_V5_8', name: o.name, ramBytes, program,

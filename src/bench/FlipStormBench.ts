@@ -1,8 +1,8 @@
 import { VirtualClock } from '../base/Clock.ts';
-import { NaiveClient } from '../display/bench/NaiveClient.ts';
-import { TimedClock } from '../display/bench/TimedClock.ts';
-import { TimedSys } from '../display/bench/TimedSys.ts';
-import { GvtGuest, type GuestBuffer } from '../display/testing/GvtGuest.ts';
+import { NaiveClient } from '../testkit/NaiveClient.ts';
+import { TimedClock } from '../testkit/TimedClock.ts';
+import { TimedSys } from '../testkit/TimedSys.ts';
+import { GvtGuest, type GuestBuffer } from '../testkit/GvtGuest.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { GuestMemory, PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';

@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { RealClock, type Clock } from '../base/Clock.ts';
 import type { IDisposable } from '../base/Disposable.ts';
-import { LATENCY_CASES, measureAllLatencies, type LatencyStats } from '../display/bench/FlipLatency.ts';
+import { LATENCY_CASES, measureAllLatencies, type LatencyStats } from './FlipLatency.ts';
 import type { RefreshPolicy } from '../display/VfioDisplay.ts';
 import { encodeAttach } from '../protocol/RemoteProtocol.ts';
 import { LabServer } from '../server/LabServer.ts';

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { VirtualClock } from '../base/Clock.ts';
 import { emulatedPageResolver } from '../display/EmulatedPages.ts';
-import { GvtGuest } from '../display/testing/GvtGuest.ts';
+import { GvtGuest } from '../testkit/GvtGuest.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 import { round, slope } from './Stats.ts';

@@ -1,6 +1,6 @@
 import { VirtualClock } from '../base/Clock.ts';
 import { emulatedPageResolver } from '../display/EmulatedPages.ts';
-import { GvtGuest, type GuestBuffer } from '../display/testing/GvtGuest.ts';
+import { GvtGuest, type GuestBuffer } from '../testkit/GvtGuest.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { LabServer } from '../server/LabServer.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VirtualClock } from '../base/Clock.ts';
-import { GvtGuest } from '../display/testing/GvtGuest.ts';
+import { GvtGuest } from '../testkit/GvtGuest.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 import { ReplaySys } from './ReplaySys.ts';

@@ -1,10 +1,10 @@
 import { VirtualClock } from '../base/Clock.ts';
-import { GvtGuest } from '../display/testing/GvtGuest.ts';
-import { PlaneQuery } from '../display/PlaneQuery.ts';
+import { GvtGuest } from '../testkit/GvtGuest.ts';
+import { PlaneInfoView } from '../vfio/PlaneInfo.ts';
 import { VfioDisplay } from '../display/VfioDisplay.ts';
 import { GuestMemory, PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
-import { VFIO_GFX_PLANE_TYPE_DMABUF } from '../vfio/Abi.ts';
+import { VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_GFX_PLANE_TYPE_DMABUF } from '../vfio/Abi.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 import { RegionMdev } from '../vfio/RegionMdev.ts';
 import { RegionDevice } from '../vgpu/region/RegionDevice.ts';
@@ -209,14 +209,14 @@ function dmabufRig(width: number, height: number): DmabufRig {
   const replay = new ReplaySys(host.kernel);
   const fast = new VfioDisplay(replay, fd, { clock: new VirtualClock(), policy: 'timer' });
   fast.start();
-  const q = new PlaneQuery();
+  const q = new PlaneInfoView();
   return {
     display,
     refresh: () => display.refresh(),
     clientRefresh: () => fast.refresh(),
     queries: () => {
-      q.run(host.kernel, fd, VFIO_GFX_PLANE_TYPE_DMABUF, PlaneType.PRIMARY);
-      q.run(host.kernel, fd, VFIO_GFX_PLANE_TYPE_DMABUF, PlaneType.CURSOR);
+      host.kernel.ioctl(fd, VFIO_DEVICE_QUERY_GFX_PLANE, q.request(VFIO_GFX_PLANE_TYPE_DMABUF, PlaneType.PRIMARY));
+      host.kernel.ioctl(fd, VFIO_DEVICE_QUERY_GFX_PLANE, q.request(VFIO_GFX_PLANE_TYPE_DMABUF, PlaneType.CURSOR));
     },
     dispose: () => {
       fast.dispose();

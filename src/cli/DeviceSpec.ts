@@ -1,4 +1,5 @@
-import { EmulatedHost, type Vgpu } from '../vfio/EmulatedHost.ts';
+import { InvalidArgumentError } from 'commander';
+import { DEFAULT_TYPE, EmulatedHost, type Vgpu, type VgpuKind } from '../vfio/EmulatedHost.ts';
 import type { Sys } from '../vfio/Sys.ts';
 
 /** An opened device: the syscall surface, the device fd, and (emulated only) its vGPU. */
@@ -14,10 +15,49 @@ export interface OpenedDevice {
   close(): void;
 }
 
+const UUID_AT_END = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
+const SPEC_HELP = 'expected emulated:gvt|bochs|region, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID';
+
+/**
+ * The `--device <spec>` flag parser (src/cli/Flags.ts conventions): the spec's grammar, and for
+ * `emulated:` a known type, checked before anything is opened.
+ */
+export function deviceSpec(v: string): string {
+  const m = /^emulated:(.+)$/.exec(v);
+  if (m) {
+    if (m[1]! in DEFAULT_TYPE || EmulatedHost.kindOf(m[1]!)) return v;
+    throw new InvalidArgumentError(`unknown emulated type '${m[1]}' (known: ${[...Object.keys(DEFAULT_TYPE), ...EmulatedHost.types()].join(', ')})`);
+  }
+  if (UUID_AT_END.test(v)) return v;
+  throw new InvalidArgumentError(SPEC_HELP);
+}
+
+/** A `--vms` entry: a gvt or bochs kind, or an mdev type of those kinds (run --vms; Lab.start checks again). */
+export function vmSpec(v: string): string {
+  const kind = v === 'gvt' || v === 'bochs' ? v : EmulatedHost.kindOf(v);
+  if (kind !== 'gvt' && kind !== 'bochs') {
+    const types = EmulatedHost.types().filter((t) => EmulatedHost.kindOf(t) !== 'region');
+    throw new InvalidArgumentError(`'${v}' is not a gvt or bochs VM kind or mdev type (known: gvt, bochs, ${types.join(', ')})`);
+  }
+  return v;
+}
+
+/** True for an `emulated:` spec (the flags that need a vGPU behind the fd check this first). */
+export function isEmulatedSpec(spec: string): boolean {
+  return spec.startsWith('emulated:');
+}
+
+/** The kind of vGPU an `emulated:` spec creates (undefined for a real device or a bad spec). */
+export function emulatedKind(spec: string): VgpuKind | undefined {
+  const m = /^emulated:(.+)$/.exec(spec);
+  if (!m) return undefined;
+  return m[1]! in DEFAULT_TYPE ? m[1] as VgpuKind : EmulatedHost.kindOf(m[1]!);
+}
+
 /**
  * `--device SPEC`: `emulated:gvt|bochs|region` or `emulated:<mdev type>` (e.g.
  * `emulated:mbochs-small`). Real devices (`/sys/bus/mdev/devices/UUID` or a UUID) are opened by
- * src/linux when it is present. Throws an Error with a clear message for a bad spec.
+ * src/linux. Throws an Error with a clear message for a bad spec.
  */
 export async function openDevice(spec: string): Promise<OpenedDevice> {
   const m = /^emulated:(.+)$/.exec(spec);
@@ -33,18 +73,11 @@ export async function openDevice(spec: string): Promise<OpenedDevice> {
     if (fd < 0) throw new Error(`--device ${spec}: open failed (${fd})`);
     return { spec, sys: host.kernel, fd, real: false, host, vgpu, close: () => { host.kernel.close(fd); } };
   }
-  const uuid = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i.exec(spec)?.[1];
+  const uuid = UUID_AT_END.exec(spec)?.[1];
   if (uuid) {
-    let linux: { openRealDevice?: (s: string) => Promise<OpenedDevice> };
-    try {
-      // Resolved at run time: src/linux is optional (it needs koffi and a Linux kernel).
-      const modulePath = '../linux/RealDevice.ts';
-      linux = (await import(modulePath)) as typeof linux;
-    } catch {
-      throw new Error(`--device ${spec}: real devices need src/linux (not available in this build)`);
-    }
-    if (!linux.openRealDevice) throw new Error(`--device ${spec}: real devices are not supported yet`);
-    return linux.openRealDevice(spec);
+    // Loaded on demand: koffi and /dev/vfio are needed for real devices only.
+    const { openRealDevice } = await import('../linux/RealDevice.ts');
+    return openRealDevice(spec);
   }
-  throw new Error(`--device ${spec}: expected emulated:gvt|bochs|region, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID`);
+  throw new Error(`--device ${spec}: ${SPEC_HELP}`);
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { formatName } from '../kms/Fourcc.ts';
 import type { ListenerStats } from '../qemu/QemuListener.ts';
@@ -150,4 +151,14 @@ export async function qemuAction(command: string, fn: () => Promise<void>): Prom
     console.error(`vgpu-display ${command}: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = e instanceof RangeError ? 2 : 1;
   }
+}
+
+/** Commander parser for a `--qemu SPEC` flag: a bad spec is a usage error at parse time. */
+export function qemuSpecFlag(v: string): string {
+  try {
+    parseQemuSpec(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return v;
 }

@@ -9,7 +9,7 @@ export interface ModeRequest {
   /** bochs: X_OFFSET in pixels (an unaligned pan when not a multiple of 1024). */
   readonly xOffset?: number;
   /** gvt: surface tiling (default linear). */
-  readonly tiling?: 'linear' | 'x';
+  readonly tiling?: 'linear' | 'x' | 'y';
 }
 
 /** What QUERY must then report for the primary plane. */

@@ -111,11 +111,11 @@ export const GVT_CHECKS: readonly Check[] = [
   },
   {
     name: 'gvt.size-rounding',
-    description: 'size is stride × tile-rounded height: 640x100 linear → 2560×100, X-tiled → 2560×104',
+    description: 'size is stride × tile-rounded height: 640x100 is 2560×100 linear, ×104 X, ×128 Y',
     applies: gvtReady,
     run(ctx) {
       const seen: string[] = [];
-      for (const tiling of ['linear', 'x'] as const) {
+      for (const tiling of ['linear', 'x', 'y'] as const) {
         const s = ctx.show({ width: 640, height: 100, tiling });
         if (typeof s === 'string') return fail(s);
         const bad = planeMismatch(s.q.info, s.expected);

@@ -4,10 +4,13 @@ import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../kms/Modifier.ts';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_INDEX } from '../vfio/Abi.ts';
 import {
-  CUR_BASE, CUR_CTL, CUR_POS, CUR_SURFLIVE, curPosValue, GTT_BASE, GTT_ENTRY_SIZE, gttPte, PIPECONF,
-  PIPECONF_ENABLE, PIPESRC, pipesrcValue, PLANE_CTL, PLANE_FORMAT, PLANE_STRIDE, PLANE_SURF,
-  PLANE_SURFLIVE, PLANE_TILING, planeCtlValue, planeSizeValue, PVINFO, PVINFO_BASE, SPRITE_CTL,
-  SPRITE_SIZE, SPRITE_STRIDE, SPRITE_SURF, SPRITE_SURFLIVE, VGT_MAGIC_HI, VGT_MAGIC_LO,
+  encodePlane, pageRun, planeSize, planeStride, programPlane, writePtes, type Gen9Window,
+} from '../vgpu/gvt/Gen9Programming.ts';
+import {
+  CUR_BASE, CUR_CTL, CUR_POS, CUR_SURFLIVE, curPosValue, GTT_BASE, GTT_ENTRY_SIZE, PIPECONF,
+  PIPECONF_ENABLE, PIPESRC, pipesrcValue, PLANE_CTL, PLANE_FORMAT, PLANE_SURF, PLANE_SURFLIVE,
+  planeSizeValue, PRIMARY_PLANE_BASE, PVINFO, PVINFO_BASE, SPRITE_CTL, SPRITE_PLANE_BASE, SPRITE_SIZE,
+  SPRITE_SURFLIVE, VGT_MAGIC_HI, VGT_MAGIC_LO,
 } from '../vgpu/gvt/GvtRegisters.ts';
 import type { DeviceClient, RegionDesc } from './DeviceClient.ts';
 import type { DisplayProgrammer, ExpectedPlane, ModeRequest } from './DisplayProgrammer.ts';
@@ -15,6 +18,11 @@ import type { DisplayProgrammer, ExpectedPlane, ModeRequest } from './DisplayPro
 const BAR0 = VFIO_PCI_BAR0_REGION_INDEX;
 const BAR2 = VFIO_PCI_BAR2_REGION_INDEX;
 const MiB = 1024 * 1024;
+
+/** The modifier QUERY must report for each tiling the suite programs. */
+const MODIFIER = {
+  linear: DRM_FORMAT_MOD.LINEAR, x: DRM_FORMAT_MOD.I915_X_TILED, y: DRM_FORMAT_MOD.I915_Y_TILED,
+} as const;
 
 /** Guest pages the suite uses for its buffers (the VM has at least 64 MiB = 16384 pages). */
 export const GVT_GUEST_PAGES = {
@@ -51,6 +59,11 @@ export class GvtProgrammer implements DisplayProgrammer {
   public aperture: GvtSlice = { base: 0, size: 0 };
   public hidden: GvtSlice = { base: 0, size: 0 };
   public bar2: RegionDesc | undefined;
+  /** BAR0 as Gen9Programming writes through it. */
+  private readonly _bar0: Gen9Window = {
+    write32: (off, v) => this.mmio(off, v),
+    write64: (off, v) => this._client.write64(BAR0, off, v),
+  };
 
   public constructor(
     private readonly _client: DeviceClient,
@@ -100,11 +113,7 @@ export class GvtProgrammer implements DisplayProgrammer {
 
   /** Map `count` graphics pages from `gma` to guest pages from `guestPage`. */
   public mapPages(gma: number, guestPage: number, count: number): number {
-    for (let i = 0; i < count; i++) {
-      const rc = this.writePte(gma / PAGE_SIZE + i, gttPte(guestPage + i));
-      if (rc < 0) return rc;
-    }
-    return 0;
+    return writePtes(this._bar0, gma, pageRun(guestPage, count));
   }
 
   /** Graphics address of a suite buffer. */
@@ -132,26 +141,22 @@ export class GvtProgrammer implements DisplayProgrammer {
   // ---- DisplayProgrammer -----------------------------------------------------------------------
 
   public setMode(mode: ModeRequest): ExpectedPlane | number {
-    const x = mode.tiling === 'x';
-    const unit = x ? 512 : 64;
-    const stride = Math.ceil((mode.width * 4) / unit) * unit;
-    const rows = x ? Math.ceil(mode.height / 8) * 8 : mode.height;
-    const size = stride * rows;
+    const tiling = mode.tiling ?? 'linear';
+    const stride = planeStride(mode.width, 32, tiling);
+    const size = planeSize(stride, mode.height, tiling);
     const pages = Math.ceil(size / PAGE_SIZE);
-    if (pages > GVT_GUEST_PAGES.bufferPages) return -Errno.E2BIG;
+    const regs = encodePlane({ format: PLANE_FORMAT.XRGB_8888, bpp: 32, tiling, stride });
+    if (pages > GVT_GUEST_PAGES.bufferPages || !regs) return -Errno.E2BIG;
     let rc = this.mapPages(this.gma('buffer0'), GVT_GUEST_PAGES.buffer0, pages);
     if (rc === 0) rc = this.mapPages(this.gma('buffer1'), GVT_GUEST_PAGES.buffer1, pages);
-    const ctl = planeCtlValue({ format: PLANE_FORMAT.XRGB_8888, tiling: x ? PLANE_TILING.X : PLANE_TILING.LINEAR });
-    const writes: [number, number][] = [
-      [PIPESRC(0), pipesrcValue(mode.width, mode.height)], [PIPECONF(0), PIPECONF_ENABLE],
-      [PLANE_STRIDE(0), stride / unit], [PLANE_CTL(0), ctl], [PLANE_SURF(0), this.gma('buffer0')],
-    ];
-    for (const [reg, v] of writes) if (rc === 0) rc = this.mmio(reg, v);
+    if (rc === 0) rc = this.mmio(PIPESRC(0), pipesrcValue(mode.width, mode.height));
+    if (rc === 0) rc = this.mmio(PIPECONF(0), PIPECONF_ENABLE);
+    if (rc === 0) rc = programPlane(this._bar0, PRIMARY_PLANE_BASE(0), regs, this.gma('buffer0'));
     if (rc === 0) rc = this.vblank(PLANE_SURFLIVE(0), this.gma('buffer0'));
     if (rc < 0) return rc;
     return {
-      drmFormat: DRM_FORMAT.XRGB8888, modifier: x ? DRM_FORMAT_MOD.I915_X_TILED : DRM_FORMAT_MOD.LINEAR,
-      width: mode.width, height: mode.height, stride, size,
+      drmFormat: DRM_FORMAT.XRGB8888, modifier: MODIFIER[tiling], width: mode.width, height: mode.height,
+      stride, size,
     };
   }
 
@@ -213,14 +218,12 @@ export class GvtProgrammer implements DisplayProgrammer {
   /** Enable the sprite plane, XRGB8888 linear, `width` × `height`. */
   public setSprite(width: number, height: number): number {
     const gma = this.gma('sprite');
-    const stride = Math.ceil((width * 4) / 64) * 64;
-    if (Math.ceil((stride * height) / PAGE_SIZE) > GVT_GUEST_PAGES.spritePages) return -Errno.E2BIG;
+    const stride = planeStride(width, 32, 'linear');
+    const regs = encodePlane({ format: PLANE_FORMAT.XRGB_8888, bpp: 32, tiling: 'linear', stride });
+    if (!regs || Math.ceil((stride * height) / PAGE_SIZE) > GVT_GUEST_PAGES.spritePages) return -Errno.E2BIG;
     let rc = this.mapPages(gma, GVT_GUEST_PAGES.sprite, GVT_GUEST_PAGES.spritePages);
-    const writes: [number, number][] = [
-      [SPRITE_SIZE(0), planeSizeValue(width, height)], [SPRITE_STRIDE(0), stride / 64],
-      [SPRITE_CTL(0), planeCtlValue({ format: PLANE_FORMAT.XRGB_8888 })], [SPRITE_SURF(0), gma],
-    ];
-    for (const [reg, v] of writes) if (rc === 0) rc = this.mmio(reg, v);
+    if (rc === 0) rc = this.mmio(SPRITE_SIZE(0), planeSizeValue(width, height));
+    if (rc === 0) rc = programPlane(this._bar0, SPRITE_PLANE_BASE(0), regs, gma);
     return rc < 0 ? rc : this.vblank(SPRITE_SURFLIVE(0), gma);
   }
 

@@ -25,6 +25,11 @@ export class DmabufCache {
   private _mru = -1;
 
   public constructor(public readonly capacity: number) {
+    DmabufCache.check(capacity);
+  }
+
+  /** Throws RangeError unless `capacity` can hold a primary and a cursor buffer. */
+  public static check(capacity: number): void {
     if (!Number.isInteger(capacity) || capacity < 2) {
       throw new RangeError(`cache size must be an integer >= 2 (primary + cursor), got ${capacity}`);
     }

@@ -17,8 +17,8 @@ import { PLANE_FORMAT, PLANE_TILING } from '../vgpu/gvt/GvtRegisters.ts';
 import type { CursorPosition, CursorShape, DisplayStatus } from './DisplayConsole.ts';
 import type { DisplayBuffer, Rect } from './DisplayBuffer.ts';
 import { emulatedPageResolver } from './EmulatedPages.ts';
-import { FaultSys } from './testing/FaultSys.ts';
-import { GvtGuest, type GuestBuffer } from './testing/GvtGuest.ts';
+import { FaultSys } from '../testkit/FaultSys.ts';
+import { GvtGuest, type GuestBuffer } from '../testkit/GvtGuest.ts';
 import { VfioDisplay, type VfioDisplayOptions } from './VfioDisplay.ts';
 
 interface Log {

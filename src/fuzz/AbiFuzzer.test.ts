@@ -9,7 +9,7 @@ import type { OpenFile } from '../vfio/OpenFile.ts';
 import { GvtMdev } from '../vfio/GvtMdev.ts';
 import { VfioMdev } from '../vfio/VfioMdev.ts';
 import { ABI_CASES_PER_EPOCH, runAbiFuzz } from './AbiFuzzer.ts';
-import { withPatch } from './testing/Patch.ts';
+import { withPatch } from '../testkit/Patch.ts';
 
 // The short version of `npm run fuzz -- --only abi` (SECURITY.md): the same engine and checks,
 // a few thousand cases. The fault-injection tests show each class of check can fail.

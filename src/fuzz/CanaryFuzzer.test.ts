@@ -7,7 +7,7 @@ import { DmabufFile } from '../vfio/DmabufFile.ts';
 import { GvtMdev } from '../vfio/GvtMdev.ts';
 import type { Mapping } from '../vfio/Sys.ts';
 import { runGuestFuzz } from './CanaryFuzzer.ts';
-import { withPatch } from './testing/Patch.ts';
+import { withPatch } from '../testkit/Patch.ts';
 
 // The short version of `npm run fuzz -- --only guest` (SECURITY.md), and fault injection that
 // re-creates historical bugs (B1, B5, B8) and an isolation break: the fuzzer must catch each.

@@ -2,12 +2,14 @@ import type { GgttRange } from '../gpu/Ggtt.ts';
 import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { DISPI, dispiOffset } from '../vgpu/bochs/BochsRegisters.ts';
 import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
+import { strideUnit, tileRows } from '../vgpu/gvt/Gen9Format.ts';
+import { encodePlane, planeStride } from '../vgpu/gvt/Gen9Programming.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import {
   BAR0_SIZE, CURSOR_X_HOT, CURSOR_Y_HOT, CUR_BASE, CUR_CTL, CUR_POS, GTT_BASE, PIPECONF,
   PIPECONF_ENABLE, PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_OFFSET, PLANE_POS, PLANE_SIZE,
-  PLANE_STRIDE, PLANE_SURF, PVINFO_BASE, SPRITE_CTL, SPRITE_SIZE, SPRITE_STRIDE, SPRITE_SURF,
-  curPosValue, pipesrcValue, planeCtlValue, planeSizeValue,
+  PLANE_STRIDE, PLANE_SURF, PLANE_TILING, PVINFO_BASE, SPRITE_CTL, SPRITE_SIZE, SPRITE_STRIDE, SPRITE_SURF,
+  curPosValue, gttPte, pipesrcValue, planeCtlValue, planeSizeValue,
 } from '../vgpu/gvt/GvtRegisters.ts';
 import type { Rng } from './Rng.ts';
 
@@ -64,7 +66,7 @@ const FORMATS = [
   PLANE_FORMAT.INDEXED, PLANE_FORMAT.YUV422,
 ];
 const BPP: Record<number, number> = { 4: 32, 2: 32, 14: 16, 12: 8, 0: 16 };
-const TILINGS = [0, 0, 1, 4, 5];
+const TILINGS = [PLANE_TILING.LINEAR, PLANE_TILING.LINEAR, PLANE_TILING.X, PLANE_TILING.Y, PLANE_TILING.YF];
 const CURSOR_MODES = [0x00, 0x22, 0x23, 0x27, 0x07, 0x27];
 
 /** A GMA the guest may aim a surface at: its own slices, their edges, other VMs', anything. */
@@ -133,8 +135,8 @@ export function validGvtSetup(rng: Rng, t: GvtTarget, out: GvtOp[]): void {
   const tiling = rng.pick(TILINGS);
   const width = rng.chance(0.5) ? rng.range(1, 320) : rng.range(1, 1920);
   const height = rng.chance(0.5) ? rng.range(1, 240) : rng.range(1, 1200);
-  const unit = tiling === 1 ? 512 : tiling === 4 ? 128 : tiling === 5 ? (bpp === 8 ? 64 : 128) : 64;
-  const th = tiling === 0 ? 1 : tiling === 1 ? 8 : 32;
+  const unit = strideUnit(tiling, bpp)!;
+  const th = tileRows(tiling)!;
   const units = Math.min(0x3ff, Math.ceil((width * bpp) / 8 / unit));
   const size = units * unit * Math.ceil(height / th) * th;
   const pages = Math.max(1, Math.ceil(size / PAGE_SIZE));
@@ -174,8 +176,11 @@ export function validGvtSetup(rng: Rng, t: GvtTarget, out: GvtOp[]): void {
     out.push({ t: 'map', gma: sgma - (sgma % PAGE_SIZE), page: rng.int(t.pageCount), count: Math.ceil((sw * 4 * sh) / PAGE_SIZE) + 1,
       step: 1, halves: false });
     out.push({ t: 'w32', off: SPRITE_SIZE(pipe), v: planeSizeValue(sw, sh) });
-    out.push({ t: 'w32', off: SPRITE_CTL(pipe), v: planeCtlValue({ format: PLANE_FORMAT.XRGB_8888 }) });
-    out.push({ t: 'w32', off: SPRITE_STRIDE(pipe), v: Math.ceil((sw * 4) / 64) });
+    const sprite = encodePlane({
+      format: PLANE_FORMAT.XRGB_8888, bpp: 32, tiling: 'linear', stride: planeStride(sw, 32, 'linear'),
+    })!;
+    out.push({ t: 'w32', off: SPRITE_CTL(pipe), v: sprite.ctl });
+    out.push({ t: 'w32', off: SPRITE_STRIDE(pipe), v: sprite.stride });
     out.push({ t: 'w32', off: SPRITE_SURF(pipe), v: sgma });
   }
   out.push({ t: 'vblank' });
@@ -246,7 +251,7 @@ export function applyGvtOp(dev: GvtDevice, op: GvtOp, onWrite?: (off: number, v:
       for (let i = 0; i < op.count; i++) {
         const off = GTT_BASE + (first + i) * 8;
         if (off + 8 > BAR0_SIZE) return;
-        const pte = (BigInt(Math.max(0, op.page + i * op.step)) << 12n) | 1n;
+        const pte = gttPte(Math.max(0, op.page + i * op.step));
         if (op.halves) {
           // A 32-bit guest writes the high dword first, then the low one with the valid bit.
           const hi = Number(pte >> 32n);

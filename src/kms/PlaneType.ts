@@ -4,7 +4,3 @@ export const enum PlaneType {
   PRIMARY = 1,
   CURSOR = 2,
 }
-
-export function planeTypeName(t: number): string {
-  return t === 0 ? 'OVERLAY' : t === 1 ? 'PRIMARY' : t === 2 ? 'CURSOR' : `type#${t}`;
-}

@@ -1,6 +1,8 @@
-import type { Clock } from '../base/Clock.ts';
+import { RealClock, type Clock } from '../base/Clock.ts';
 import { Disposable, type IDisposable } from '../base/Disposable.ts';
 import { errnoName } from '../base/Errno.ts';
+import { emulatedPageResolver } from '../display/EmulatedPages.ts';
+import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
 import type { MmioTarget } from '../guest/host/HostPort.ts';
 import { Vm, type VmExit, type VmStatus } from '../guest/host/Vm.ts';
@@ -9,9 +11,10 @@ import { buildEdid } from '../vgpu/Edid.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import type { EmulatedHost, Vgpu } from '../vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../vfio/PlaneInfo.ts';
+import { query } from '../vfio/GfxIoctl.ts';
+import { VFIO_GFX_PLANE_TYPE_DMABUF } from '../vfio/Abi.ts';
 import { bochsMmio, gvtMmio, type MmioCounters } from './GuestMmio.ts';
 import { plugMonitor } from './MonitorPlug.ts';
-import { PlaneExporter } from './PlaneExporter.ts';
 import { planeText } from './PlaneText.ts';
 
 export type GuestVmKind = 'gvt' | 'bochs';
@@ -43,6 +46,9 @@ export interface GuestVmOptions {
   readonly maxHeapMb?: number;
   readonly clockOffsetMs?: number;
   readonly ringSlots?: number;
+  /** The VM's display client (`display`): refresh policy and period once started. Default timer, 16 ms. */
+  readonly refresh?: RefreshPolicy;
+  readonly intervalMs?: number;
 }
 
 function edidOf(m: Monitor): Uint8Array {
@@ -54,8 +60,9 @@ function edidOf(m: Monitor): Uint8Array {
  * One lab VM: an emulated vGPU (gvt or bochs) on `host`, and a guest worker (Vm) that drives it.
  * The glue (GuestMmio.ts) forwards the guest's register window to the device model — gvt BAR0 with
  * the lab's read-only EDID window, bochs' MMIO BAR — and VRAM is simply guest memory. The host side
- * opens the device on `host.kernel` like a VMM does: the EDID region plugs monitors, and
- * `exporter` QUERYs planes and holds their dma-bufs (GET + mmap once per dmabuf_id).
+ * opens the device on `host.kernel` like a VMM does: the EDID region plugs monitors, and `display`
+ * — the VM's one display client and dma-buf cache — shows its planes (once started) and answers
+ * one-shot reads (`screenText`, snapshots) from the same cache (GET + mmap once per dmabuf_id).
  *
  * Throws RangeError for a bad configuration (unknown type, a kind without a guest driver).
  */
@@ -67,8 +74,12 @@ export class GuestVm extends Disposable {
   public readonly name: string;
   /** The VMM's device fd on host.kernel (open for the VM's lifetime). */
   public readonly fd: number;
-  /** The VMM's dma-buf cache for this device. */
-  public readonly exporter: PlaneExporter;
+  /**
+   * The VMM's display client for this device: one-shot reads (`screenText`) use it as is; whoever
+   * shows it continuously takes it (`takeDisplay`), starts it, and disposes it after the VM.
+   */
+  public readonly display: VfioDisplay;
+  private _displayTaken = false;
   /** Guest accesses the MMIO glue dropped (sizes the device never takes, EDID window writes). */
   public readonly mmioCounters: MmioCounters = { dropped: 0 };
   private _destroyed = false;
@@ -106,10 +117,8 @@ export class GuestVm extends Disposable {
         placement = { fbFirstPage: vgpu.layout.fbFirstPage ?? 0, fbPages: vgpu.layout.fbPages ?? 0 };
       }
       this.name = opts.name ?? `${vgpu.kind}-${vgpu.vmId}`;
-      const device = vgpu.device;
       this.vm = new Vm({
         kind: vgpu.kind, memory: vgpu.memory, dirtyLog: vgpu.dirtyLog, mmio, name: this.name,
-        scanout: () => device.decodePlane(PlaneType.PRIMARY),
         driverOptions: { ...placement, ...opts.driverOptions },
         program: opts.program, clock: opts.clock, watchdogMs: opts.watchdogMs,
         startTimeoutMs: opts.startTimeoutMs, maxHeapMb: opts.maxHeapMb, clockOffsetMs: opts.clockOffsetMs,
@@ -120,7 +129,10 @@ export class GuestVm extends Disposable {
       opts.host.destroyVgpu(vgpu.uuid);
       throw err;
     }
-    this.exporter = new PlaneExporter(opts.host.kernel, this.fd);
+    this.display = new VfioDisplay(opts.host.kernel, this.fd, {
+      clock: opts.clock ?? new RealClock(), policy: opts.refresh, intervalMs: opts.intervalMs,
+      dirtyLog: vgpu.dirtyLog, pageResolver: emulatedPageResolver(opts.host.kernel),
+    });
   }
 
   public get uuid(): string {
@@ -187,16 +199,26 @@ export class GuestVm extends Disposable {
     return plugMonitor(this.host.kernel, this.fd, undefined);
   }
 
-  /** QUERY_GFX_PLANE on the VMM's fd. */
-  public query(planeType: number = PlaneType.PRIMARY): { rc: number; info: PlaneInfo } {
-    return this.exporter.query(planeType);
+  /**
+   * Hand the display client to a caller that shows it (the lab): it is started and disposed by
+   * that caller, and outlives this VM — `dispose` then only halts it, keeping the last frame and
+   * the buffers it shows (the VMM's view of a VM that went away). Screen reads keep using it.
+   */
+  public takeDisplay(): VfioDisplay {
+    this._displayTaken = true;
+    return this.display;
   }
 
-  /** The text on the exported primary plane (QUERY, the held dma-buf, OCR); [] when none. */
+  /** QUERY_GFX_PLANE on the VMM's fd (inspection: the answer as is, nothing acquired). */
+  public query(planeType: number = PlaneType.PRIMARY): { rc: number; info: PlaneInfo } {
+    const { rc, info } = query(this.host.kernel, this.fd, VFIO_GFX_PLANE_TYPE_DMABUF, planeType);
+    return { rc, info };
+  }
+
+  /** The text on the exported primary plane (the display's capture, OCR); [] when none. */
   public screenText(): string[] {
-    const p = this.exporter.acquire(PlaneType.PRIMARY);
-    if (p === null || typeof p === 'number') return [];
-    return planeText(p.info, p.mapping);
+    const c = this.display.capture(PlaneType.PRIMARY);
+    return c.kind === 'frame' ? planeText(c.plane, c.buffer.mapping) : [];
   }
 
   /**
@@ -222,12 +244,16 @@ export class GuestVm extends Disposable {
     return this.vm.stop(graceMs);
   }
 
-  /** Terminate the guest, close the VMM's dma-bufs and device fd, destroy the vGPU. */
+  /**
+   * Terminate the guest, release the display's dma-bufs (only halt it when it was taken), close
+   * the device fd, destroy the vGPU.
+   */
   public override dispose(): void {
     if (this._destroyed) return;
     this._destroyed = true;
     this.vm.dispose();
-    this.exporter.dispose();
+    if (this._displayTaken) this.display.halt(`${this.name}: guest destroyed`);
+    else this.display.dispose();
     this.host.kernel.close(this.fd);
     this.host.destroyVgpu(this.vgpu.uuid);
     super.dispose();

@@ -1,6 +1,5 @@
 import { RealClock } from '../base/Clock.ts';
 import { Disposable } from '../base/Disposable.ts';
-import { emulatedPageResolver } from '../display/EmulatedPages.ts';
 import { VfioDisplay, type RefreshPolicy } from '../display/VfioDisplay.ts';
 import type { VmExit } from '../guest/host/Vm.ts';
 import { BTN } from '../guest/os/Evdev.ts';
@@ -92,15 +91,16 @@ export class Lab extends Disposable {
     let sessionStarted = false;
     for (const { spec, name } of specs) {
       const isKind = spec === 'gvt' || spec === 'bochs';
-      const g = GuestVm.create({ host: this.host, kind: isKind ? (spec as GuestVmKind) : undefined, type: isKind ? undefined : spec, name });
+      const g = GuestVm.create({
+        host: this.host, kind: isKind ? (spec as GuestVmKind) : undefined, type: isKind ? undefined : spec, name,
+        refresh: this._o.refresh, intervalMs: this._o.intervalMs,
+      });
       this.guests.push(g);
       log(`${name}: ${g.vgpu.typeName} (${g.kind}) uuid ${g.uuid}: booting`);
       await g.boot();
       this._register(g.startVblank(16));
-      const display = new VfioDisplay(this.host.kernel, g.fd, {
-        clock: new RealClock(), policy: this._o.refresh, intervalMs: this._o.intervalMs,
-        dirtyLog: g.vgpu.dirtyLog, pageResolver: emulatedPageResolver(this.host.kernel),
-      });
+      // The VM's one display client: the viewers and the screen-text reads share its dma-buf cache.
+      const display = g.takeDisplay();
       this.displays.push(display);
       // A guest that stops (halt, crash, kill, dispose) leaves its last frame with a status; the
       // display stops touching the device fd before GuestVm.dispose closes it (onExit fires first).
@@ -113,7 +113,7 @@ export class Lab extends Disposable {
       display.start();
       if (g.vm.exit) halt(g.vm.exit);
       log(`${name}: display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
-      await g.vm.waitForText(PROMPT.trim(), 30_000);
+      await g.waitForScreen(PROMPT.trim(), 30_000);
       if (g.kind === 'gvt' && !sessionStarted) {
         sessionStarted = true;
         g.vm.typeText('startx\n');

@@ -102,3 +102,18 @@ test('a device with duplicate plane ids is a configuration error', () => {
     { id: 1, type: 'cursor', formats: [], modifiers: [], maxWidth: 1, maxHeight: 1 },
   ] }), RangeError);
 });
+
+test('verdict: the primary\'s part of the plan in one sentence', () => {
+  const m = ScanoutModel.preset('i915-like');
+  assert.deepEqual(m.verdict(primary()), {
+    direct: true, host: 'i915-like', plane: 31,
+    sentence: 'direct scanout: yes, host plane 31 (primary) of i915-like can show this 1920x1080 XRGB8888 LINEAR buffer as it is',
+  });
+  const yf = m.verdict(primary({ modifier: DRM_FORMAT_MOD.I915_Yf_TILED }));
+  assert.deepEqual([yf.direct, yf.code, yf.plane], [false, 'modifier', undefined]);
+  assert.equal(yf.sentence, 'direct scanout: no, modifier I915_Yf_TILED not supported by plane 31 (primary); ' +
+    'the 1920x1080 XRGB8888 I915_Yf_TILED buffer must be composed');
+  const dragged = m.verdict(primary(), cursor({ width: 32, height: 32, stride: 128 }));
+  assert.equal(dragged.code, 'with-cursor');
+  assert.match(dragged.sentence, /so the primary is composed too \(cursor 32x32 outside 64x64\.\.256x256 of plane 49 \(cursor\)\)/);
+});

@@ -73,6 +73,19 @@ export interface ScanoutPlan {
   readonly zeroCopy: boolean;
 }
 
+/** One guest primary's answer, as the lab's inspector says it. */
+export interface ScanoutVerdict {
+  readonly direct: boolean;
+  /** The host device's name. */
+  readonly host: string;
+  /** The host plane that would show the buffer (direct only). */
+  readonly plane?: number;
+  /** Why not (not direct only). */
+  readonly code?: FallbackCode;
+  /** One plain sentence: "direct scanout: yes, …" or "direct scanout: no, <reason>; …". */
+  readonly sentence: string;
+}
+
 export type ScanoutPreset = 'i915-like' | 'simple';
 
 const RGB_FORMATS = [
@@ -187,6 +200,29 @@ export class ScanoutModel {
       }
     }
     return { planes, composited, zeroCopy: composited.length === 0 };
+  }
+
+  /**
+   * Could the host show `primary` (with `cursor` on top) directly on one of its planes, and if
+   * not, why not: the primary's part of a TEST_ONLY commit, in one sentence.
+   */
+  public verdict(primary: ScanoutBuffer, cursor?: ScanoutBuffer): ScanoutVerdict {
+    const host = this.device.name;
+    const plan = this.atomicTest({ primary, cursor });
+    const on = plan.planes.find((p) => p.source === 'primary');
+    const what = `${primary.width}x${primary.height} ${formatName(primary.drmFormat)} ${modifierName(primary.modifier)}`;
+    if (on !== undefined) {
+      return {
+        direct: true, host, plane: on.planeId,
+        sentence: `direct scanout: yes, host plane ${on.planeId} (${on.planeType}) of ${host} can show this ${what} ` +
+          'buffer as it is',
+      };
+    }
+    const why = plan.composited.find((c) => c.role === 'primary')!;
+    const cursorWhy = plan.composited.find((c) => c.role === 'cursor');
+    // "The cursor is composed, so the primary is too" names the cursor's own reason as well.
+    const reason = why.code === 'with-cursor' && cursorWhy !== undefined ? `${why.reason} (${cursorWhy.reason})` : why.reason;
+    return { direct: false, host, code: why.code, sentence: `direct scanout: no, ${reason}; the ${what} buffer must be composed` };
   }
 }
 

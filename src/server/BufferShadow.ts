@@ -28,12 +28,9 @@ export class BufferShadow {
   public readonly version: Uint32Array;
   /** Block was all zero bytes at its last observation (a fresh client buffer already has it). */
   public readonly zero: Uint8Array;
-  /** Bumped whenever any block's version changes. */
-  public gen = 1;
-  /** False once the display released the buffer: its mapping must not be read any more. */
-  public alive = true;
-  /** Bytes hashed so far (a cost counter for STATS). */
-  public bytesHashed = 0;
+  private _gen = 1;
+  private _alive = true;
+  private _bytesHashed = 0;
 
   private readonly _h1: Int32Array;
   private readonly _h2: Int32Array;
@@ -56,6 +53,26 @@ export class BufferShadow {
     this._words = buffer.mapping.chunks.map((c) => (c.byteOffset % 4 === 0 && c.byteLength % 4 === 0
       ? new Int32Array(c.buffer, c.byteOffset, c.byteLength >> 2) : undefined));
     this.markAll();
+  }
+
+  /** Bumped whenever any block's version changes. */
+  public get gen(): number {
+    return this._gen;
+  }
+
+  /** False once the display released the buffer: its mapping must not be read any more. */
+  public get alive(): boolean {
+    return this._alive;
+  }
+
+  /** Bytes hashed so far (a cost counter for STATS). */
+  public get bytesHashed(): number {
+    return this._bytesHashed;
+  }
+
+  /** The display released the buffer: never read its mapping again. */
+  public retire(): void {
+    this._alive = false;
   }
 
   public get pending(): boolean {
@@ -97,7 +114,7 @@ export class BufferShadow {
 
   /** Hash every marked block (reading guest memory in place); returns how many changed. */
   public scan(): number {
-    if (!this.alive || this._pendingCount === 0) return 0;
+    if (!this._alive || this._pendingCount === 0) return 0;
     let changed = 0;
     const pending = this._pending;
     for (let i = 0; i < this.blocks; i++) {
@@ -124,7 +141,7 @@ export class BufferShadow {
    * the bytes in `dst`. Returns false when the buffer is gone.
    */
   public read(first: number, last: number, dst: Uint8Array, dstOffset: number): boolean {
-    if (!this.alive) return false;
+    if (!this._alive) return false;
     const start = first << BLOCK_SHIFT;
     const end = this.blockEnd(last - 1);
     this._copy(start, end, dst, dstOffset);
@@ -236,13 +253,13 @@ export class BufferShadow {
   }
 
   private _commit(i: number, h1: number, h2: number, zero: boolean, bytes: number): boolean {
-    this.bytesHashed += bytes;
+    this._bytesHashed += bytes;
     if (this.version[i] !== 0 && this._h1[i] === h1 && this._h2[i] === h2) return false;
     this._h1[i] = h1;
     this._h2[i] = h2;
     this.zero[i] = zero ? 1 : 0;
     this.version[i] = ++this._stamp;
-    this.gen++;
+    this._gen++;
     return true;
   }
 }

@@ -3,8 +3,9 @@ import {
   Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodeStatus, isProtocolError,
   type ClientMessage,
 } from '../protocol/RemoteProtocol.ts';
+import type { ClientStats } from '../protocol/InspectorData.ts';
 import { RemoteMirror, type MirrorOptions } from './RemoteMirror.ts';
-import type { VmChannel } from './VmChannel.ts';
+import type { LabVmStats, VmChannel } from './VmChannel.ts';
 import type { LabVm, PointerInput } from './VmRegistry.ts';
 
 /** ERROR frame codes (HTTP-like, so a log reader knows them). */
@@ -33,6 +34,11 @@ export const MAX_CLIENT_MESSAGE = 4096;
 export const ERROR_BUDGET = 32;
 /** Client messages per second before the client is closed as a flood (1008). */
 export const MESSAGE_RATE = 2000;
+
+export interface SessionOptions extends MirrorOptions {
+  /** Send STATS (the server's tick decides when). Default true; `?stats=0` turns it off. */
+  readonly stats?: boolean;
+}
 
 /** What a session asks of the server that owns it. */
 export interface SessionHost {
@@ -71,13 +77,17 @@ export class ClientSession {
   private _received = 0;
   private _inputs = 0;
   private _lastDrain: number;
+  private readonly _statsOn: boolean;
+  /** mirror.stats.bytesSent at the last STATS (undefined before the first). */
+  private _statsBytesSent: number | undefined;
 
-  public constructor(id: number, ws: WebSocket, remote: string, host: SessionHost, options: MirrorOptions) {
+  public constructor(id: number, ws: WebSocket, remote: string, host: SessionHost, options: SessionOptions) {
     this.id = id;
     this._ws = ws;
     this.remote = remote;
     this._host = host;
     this.openedAt = this.lastPong = this._lastDrain = Date.now();
+    this._statsOn = options.stats ?? true;
     this.mirror = new RemoteMirror({
       send: (bytes, done) => {
         ws.send(bytes, { binary: true }, () => {
@@ -100,12 +110,26 @@ export class ClientSession {
     return this._errors;
   }
 
-  public get stats(): Record<string, unknown> {
+  public get stats(): ClientStats {
     return {
       id: this.id, remote: this.remote, vm: this._vm?.name ?? null, received: this._received, inputs: this._inputs,
       errors: this._errors, keysDown: this._keysDown.size, lastDrainAgeMs: Date.now() - this._lastDrain,
       ...this.mirror.stats,
     };
+  }
+
+  /** True when the client takes STATS. */
+  public get wantsStats(): boolean {
+    return this._statsOn && !this._closed;
+  }
+
+  /** Queue a STATS message: the VM's part, this client's counters, the server's load. */
+  public postStats(vm: LabVmStats, server: { clients: number; queuedBytes: number }, periodMs: number): void {
+    if (!this.wantsStats) return;
+    const sent = this.mirror.stats.bytesSent;
+    const bytesPerSec = this._statsBytesSent === undefined ? 0 : Math.round(((sent - this._statsBytesSent) * 1000) / periodMs);
+    this._statsBytesSent = sent;
+    this.mirror.postStats({ t: Date.now(), ...vm, client: { ...this.stats, bytesPerSec }, server });
   }
 
   public get closed(): boolean {

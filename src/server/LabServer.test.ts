@@ -7,15 +7,16 @@ import {
   Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePointerAbs, encodeResize,
   type ServerMessage,
 } from '../protocol/RemoteProtocol.ts';
+import { readDirectScanout } from '../protocol/InspectorData.ts';
 import { CloseCode, ErrorCode } from './ClientSession.ts';
 import { LabServer, type LabServerOptions } from './LabServer.ts';
 import { MAX_CHUNK_BYTES, NO_BUFFER } from './VmChannel.ts';
 import { VmRegistry, type LabVm } from './VmRegistry.ts';
-import { bochsMode, bochsPan } from '../vfio/testing/Fixtures.ts';
+import { bochsMode, bochsPan } from '../testkit/VfioFixtures.ts';
 import type { BochsDevice } from '../vgpu/bochs/BochsDevice.ts';
 import { DISPI, dispiOffset } from '../vgpu/bochs/BochsRegisters.ts';
-import { doubleBuffered, emulatedVm, flip, gvtVm, type TestVm } from './testing/LabRig.ts';
-import { TestClient } from './testing/TestClient.ts';
+import { doubleBuffered, emulatedVm, flip, gvtVm, type TestVm } from '../testkit/node/LabRig.ts';
+import { TestClient } from '../testkit/node/TestClient.ts';
 
 const ASSETS = new Map([
   ['/', { body: new TextEncoder().encode('<!doctype html><title>viewer</title>'), type: 'text/html; charset=utf-8' }],
@@ -263,6 +264,46 @@ describe('LabServer: remote display', () => {
     assert.ok(!plain.messages.some((m) => m.type === Msg.EVENT));
     plain.close();
     inspector.close();
+  });
+
+  it('says in STATS and in each scanout EVENT whether the host could scan the buffer out directly', async () => {
+    const vm = gvtVm('direct');
+    const [, b] = doubleBuffered(vm, 256, 64);
+    const s = await serve([vm], { statsIntervalMs: 20 });
+    const c = await attached(s, 'direct', '?events=1');
+    const quiet = await attached(s, 'direct', '?stats=0');
+    const st = await c.next((m) => m.type === Msg.STATS, 'STATS');
+    assert.ok(st.type === Msg.STATS);
+    const linear = readDirectScanout(st.stats);
+    assert.deepEqual([linear?.direct, linear?.host, linear?.plane], [true, 'i915-like', 31]);
+    assert.match(linear!.sentence, /^direct scanout: yes, .*256x64 XRGB8888 LINEAR/);
+    const from = c.messages.length;
+    flip(vm, b);
+    const ev = await c.next((m) => m.type === Msg.EVENT && (m.event as { kind: string }).kind === 'scanout', 'EVENT scanout', from);
+    assert.ok(ev.type === Msg.EVENT);
+    assert.equal(readDirectScanout(ev.event)?.direct, true);
+    // Two more STATS ticks reached the first client; the one that asked for none got none.
+    const later = await c.next((m) => m.type === Msg.STATS, 'STATS', from);
+    await c.next((m) => m.type === Msg.STATS, 'STATS', c.messages.indexOf(later) + 1);
+    assert.ok(!quiet.messages.some((m) => m.type === Msg.STATS), 'stats=0: no STATS');
+    assert.equal(s.clientStats().length, 2);
+    c.close();
+    quiet.close();
+
+    // A host with one linear XRGB8888 plane cannot take a Y-tiled buffer, and says so.
+    const yvm = gvtVm('ytiled');
+    const y = yvm.guest.alloc({ width: 256, height: 64, tiling: 'y' });
+    yvm.guest.showPrimary(y);
+    yvm.guest.vblank();
+    yvm.vfio.start();
+    const simple = await serve([yvm], { statsIntervalMs: 20, scanoutHost: 'simple' });
+    const yc = await attached(simple, 'ytiled');
+    const yst = await yc.next((m) => m.type === Msg.STATS && readDirectScanout(m.stats) !== undefined, 'STATS with a verdict');
+    assert.ok(yst.type === Msg.STATS);
+    const tiled = readDirectScanout(yst.stats);
+    assert.deepEqual([tiled?.direct, tiled?.host, tiled?.code], [false, 'simple', 'modifier']);
+    assert.match(tiled!.sentence, /^direct scanout: no, modifier I915_Y_TILED not supported by plane 31 \(primary\)/);
+    yc.close();
   });
 });
 

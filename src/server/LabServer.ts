@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IDisposable } from '../base/Disposable.ts';
-import { PlaneType } from '../kms/PlaneType.ts';
+import type { ClientStats, InspectorEvent } from '../protocol/InspectorData.ts';
+import { ScanoutModel, type ScanoutPreset } from '../render/ScanoutModel.ts';
 import { Msg, PROTOCOL_VERSION, encodeJson } from '../protocol/RemoteProtocol.ts';
 import { AccessPolicy, TOKEN_COOKIE, isLoopbackAddress } from './AccessPolicy.ts';
 import { ClientSession, CloseCode, ERROR_BUDGET, MAX_CLIENT_MESSAGE, type SessionHost } from './ClientSession.ts';
 import { ServerConfigError } from './ServerConfigError.ts';
-import { MAX_CHUNK_BYTES, VmChannel } from './VmChannel.ts';
+import { MAX_CHUNK_BYTES, VmChannel, type LabVmStats } from './VmChannel.ts';
 import { loadViewerAssets, type StaticAssets } from './StaticAssets.ts';
 import { summarize, type LabVm, type VmRegistry } from './VmRegistry.ts';
 
@@ -37,6 +38,8 @@ export interface LabServerOptions {
   readonly allowedOrigins?: readonly string[];
   /** Host names besides loopback and the listen address served without a token. */
   readonly allowedHosts?: readonly string[];
+  /** The host KMS device the inspector's direct-scanout verdict is about. Default 'i915-like'. */
+  readonly scanoutHost?: ScanoutPreset;
   /** Where log lines go. Default: nowhere. */
   readonly log?: (line: string) => void;
 }
@@ -106,6 +109,7 @@ export class LabServer implements SessionHost {
   private _port = 0;
   private readonly _sessions = new Set<ClientSession>();
   private readonly _channels = new Map<LabVm, VmChannel>();
+  private readonly _scanoutModel: ScanoutModel;
   private readonly _subs: IDisposable[] = [];
   private readonly _timers: ReturnType<typeof setInterval>[] = [];
   private _nextId = 1;
@@ -120,7 +124,6 @@ export class LabServer implements SessionHost {
   private _wsClosed = 0;
   private _httpRequests = 0;
   private _httpRejected = 0;
-  private readonly _lastSent = new Map<ClientSession, number>();
 
   /** Validates the options; throws (clear message) for a non-loopback listen without a token. */
   public constructor(opts: LabServerOptions) {
@@ -137,6 +140,7 @@ export class LabServer implements SessionHost {
     });
     this._log = opts.log ?? (() => {});
     this._assets = opts.assets;
+    this._scanoutModel = ScanoutModel.preset(opts.scanoutHost ?? 'i915-like');
   }
 
   /** Construct and listen. */
@@ -228,7 +232,7 @@ export class LabServer implements SessionHost {
   }
 
   /** Per-client statistics (the inspector's table). */
-  public clientStats(): Record<string, unknown>[] {
+  public clientStats(): ClientStats[] {
     return [...this._sessions].map((s) => s.stats);
   }
 
@@ -270,7 +274,7 @@ export class LabServer implements SessionHost {
   public channelFor(vm: LabVm): VmChannel {
     let ch = this._channels.get(vm);
     if (ch === undefined) {
-      ch = new VmChannel(vm);
+      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel });
       this._channels.set(vm, ch);
     }
     return ch;
@@ -374,9 +378,8 @@ export class LabServer implements SessionHost {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const session = new ClientSession(this._nextId++, ws, remote, this, {
       maxQueuedBytes: this._opts.maxQueuedBytes, events: url.searchParams.get('events') === '1',
+      stats: url.searchParams.get('stats') !== '0',
     });
-    const statsOff = url.searchParams.get('stats') === '0';
-    if (statsOff) this._lastSent.set(session, -1);
     this._sessions.add(session);
     ws.on('error', (err) => this._log(`client ${session.id}: ${err.message}`));
     ws.on('close', () => {
@@ -392,14 +395,14 @@ export class LabServer implements SessionHost {
     this._closedMessages += m.messagesSent;
     this._closedErrors += session.errors;
     if (m.queuedPeak > this._queuedPeak) this._queuedPeak = m.queuedPeak;
-    this._lastSent.delete(session);
     session.dispose();
   }
 
   // ---- VM list, stats, heartbeat ----------------------------------------------------------------
 
   private _vmsChanged(): void {
-    const msg = encodeJson(Msg.EVENT, { t: Date.now(), kind: 'vms', vms: this.vms.list().map(summarize) });
+    const event: InspectorEvent = { t: Date.now(), kind: 'vms', vms: this.vms.list().map(summarize) };
+    const msg = encodeJson(Msg.EVENT, event);
     for (const s of this._sessions) s.postControl(msg);
   }
 
@@ -414,26 +417,29 @@ export class LabServer implements SessionHost {
   }
 
   private _statsTick(periodMs: number): void {
-    const perVm = new Map<VmChannel, unknown>();
+    const perVm = new Map<VmChannel, LabVmStats>();
     let queued = 0;
     for (const s of this._sessions) queued += s.mirror.queuedBytes;
+    const server = { clients: this._sessions.size, queuedBytes: queued };
     for (const s of this._sessions) {
-      const ch = s.mirror.channel;
-      const last = this._lastSent.get(s);
-      if (ch === undefined || last === -1) continue;
+      const ch = s.vm === undefined ? undefined : this._channels.get(s.vm);
+      if (ch === undefined || !s.wantsStats) continue;
       let vm = perVm.get(ch);
       if (vm === undefined) {
-        vm = vmStats(ch, this._log);
+        vm = this._vmStats(ch);
         perVm.set(ch, vm);
       }
-      const m = s.mirror.stats;
-      const bytesPerSec = last === undefined ? 0 : Math.round(((m.bytesSent - last) * 1000) / periodMs);
-      this._lastSent.set(s, m.bytesSent);
-      s.mirror.postStats({
-        t: Date.now(), ...(vm as object),
-        client: { ...s.stats, bytesPerSec },
-        server: { clients: this._sessions.size, queuedBytes: queued },
-      });
+      s.postStats(vm, server, periodMs);
+    }
+  }
+
+  /** A display whose introspection throws costs its STATS detail, not the tick. */
+  private _vmStats(ch: VmChannel): LabVmStats {
+    try {
+      return ch.vmStats();
+    } catch (err) {
+      this._log(`stats of VM '${ch.vm.name}' failed: ${err instanceof Error ? err.message : String(err)}`);
+      return { vm: ch.vm.name };
     }
   }
 
@@ -464,38 +470,6 @@ function parseUrl(target: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The VM part of STATS: display counters, dma-buf cache, planes, channel costs. BigInts as hex. */
-function vmStats(ch: VmChannel, log: (line: string) => void): unknown {
-  const d = ch.vm.display;
-  try {
-    return jsonSafe({
-      vm: ch.vm.name,
-      display: d.stats,
-      cache: d.cacheEntries?.(),
-      planes: d.planeInfo === undefined ? undefined : {
-        primary: d.planeInfo(PlaneType.PRIMARY), cursor: d.planeInfo(PlaneType.CURSOR),
-      },
-      channel: {
-        clients: ch.clientCount, buffers: ch.shadowCount, bytesHashed: ch.bytesHashed, chunkCache: ch.chunkCache,
-      },
-    });
-  } catch (err) {
-    log(`stats of VM '${ch.vm.name}' failed: ${err instanceof Error ? err.message : String(err)}`);
-    return { vm: ch.vm.name };
-  }
-}
-
-function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (typeof v === 'object' && v !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
-    return out;
-  }
-  return v;
 }
 
 export { isLoopbackAddress, ServerConfigError };

@@ -4,9 +4,12 @@ import {
   Msg, encodeBufferCreate, encodeCursorDefine, encodeCursorMove, encodeFrame, encodeId, encodeJson,
   encodeStatus,
 } from '../protocol/RemoteProtocol.ts';
+import type { IDisposable } from '../base/Disposable.ts';
+import type { MirrorStats, StatsPayload } from '../protocol/InspectorData.ts';
 import type { BufferShadow } from './BufferShadow.ts';
 import {
-  CHUNK_BLOCKS, NO_BUFFER, type ChannelClient, type ChannelEvent, type VmChannel,
+  CHUNK_BLOCKS, NO_BUFFER, type ChannelCursor, type ChannelEvent, type ChannelPointer, type ChannelStatus,
+  type VmChannel,
 } from './VmChannel.ts';
 
 /** Where a mirror's messages go (a WebSocket in the server, an array in unit tests). */
@@ -27,26 +30,7 @@ export interface MirrorOptions {
   readonly ackWindow?: number;
 }
 
-export interface MirrorStats {
-  readonly attached: string | null;
-  readonly queuedBytes: number;
-  readonly queuedPeak: number;
-  readonly bytesSent: number;
-  readonly messagesSent: number;
-  readonly dataBytes: number;
-  readonly chunks: number;
-  readonly creates: number;
-  readonly releases: number;
-  readonly scanouts: number;
-  readonly frames: number;
-  readonly cursorDefines: number;
-  readonly cursorMoves: number;
-  readonly buffersHeld: number;
-  readonly eventsDropped: number;
-  readonly controlDropped: number;
-  readonly lastAck: number;
-  readonly frameSeq: number;
-}
+export type { MirrorStats };
 
 /** One buffer as the client holds it: which content version it got for each block. */
 interface ClientBuffer {
@@ -78,24 +62,27 @@ const CONTROL_QUEUE = 16;
  * buffer's stale blocks (so a flip never shows a half-sent buffer); FRAME(seq, rects) after the
  * damage pass whose blocks it lists; BUFFER_RELEASE never for the buffer the client shows.
  */
-export class RemoteMirror implements ChannelClient {
+export class RemoteMirror {
   private readonly _transport: MirrorTransport;
   private readonly _limit: number;
   private readonly _eventsOn: boolean;
   private readonly _ackWindow: number;
 
   private _channel: VmChannel | undefined;
+  /** join() and event subscriptions on the channel followed now. */
+  private _links: IDisposable[] = [];
   private readonly _held = new Map<number, ClientBuffer>();
   private readonly _release: number[] = [];
   private _scanoutId = NO_BUFFER;
   private _cursorId = NO_BUFFER;
-  private _statusGen = -1;
-  private _posGen = -1;
-  private _cursorDefGen = -1;
+  /** The channel's state snapshots as last sent (identity: a new snapshot is a change). */
+  private _status: ChannelStatus | undefined;
+  private _pointer: ChannelPointer | undefined;
+  private _cursor: ChannelCursor | undefined;
   private _syncTarget: ClientBuffer | undefined;
   private readonly _control: Uint8Array[] = [];
   private readonly _events: ChannelEvent[] = [];
-  private _stats: unknown = undefined;
+  private _stats: StatsPayload | undefined = undefined;
   private _frameSeq = 0;
   private _lastAck = 0;
   private _acked = false;
@@ -150,8 +137,16 @@ export class RemoteMirror implements ChannelClient {
   public attach(channel: VmChannel): void {
     if (this._channel === channel) return;
     this.detach();
+    if (this._closed) return;
     this._channel = channel;
-    channel.addClient(this);
+    // Ids the client has yet to release stay taken on the new VM too.
+    for (const id of this._release) channel.claimId(id);
+    this._links = [
+      channel.join(),
+      channel.onChange(() => this.pump()),
+      channel.onRelease((s) => this._released(s)),
+    ];
+    if (this._eventsOn) this._links.push(channel.onInspect((e) => this._event(e)));
     this.pump();
   }
 
@@ -159,15 +154,14 @@ export class RemoteMirror implements ChannelClient {
   public detach(): void {
     const ch = this._channel;
     if (ch === undefined) return;
-    ch.removeClient(this);
-    this._channel = undefined;
+    this._leave(ch);
     if (this._cursorId !== NO_BUFFER && this._control.length < CONTROL_QUEUE) {
       this._control.push(encodeCursorDefine(NO_BUFFER, 0, 0));
     }
     for (const id of this._held.keys()) if (!this._release.includes(id)) this._release.push(id);
     this._held.clear();
     this._scanoutId = this._cursorId = NO_BUFFER;
-    this._statusGen = this._posGen = this._cursorDefGen = -1;
+    this._status = this._pointer = this._cursor = undefined;
     this._syncTarget = undefined;
     this.pump();
   }
@@ -183,8 +177,8 @@ export class RemoteMirror implements ChannelClient {
     this.pump();
   }
 
-  /** The latest STATS value; an unsent older one is replaced. */
-  public postStats(value: unknown): void {
+  /** The latest STATS payload; an unsent older one is replaced. */
+  public postStats(value: StatsPayload): void {
     this._stats = value;
     this.pump();
   }
@@ -201,8 +195,7 @@ export class RemoteMirror implements ChannelClient {
   /** The link is gone: stop sending, forget everything. */
   public close(): void {
     this._closed = true;
-    this._channel?.removeClient(this);
-    this._channel = undefined;
+    if (this._channel !== undefined) this._leave(this._channel);
     this._held.clear();
     this._release.length = 0;
     this._control.length = 0;
@@ -211,13 +204,18 @@ export class RemoteMirror implements ChannelClient {
     this._syncTarget = undefined;
   }
 
-  // ---- ChannelClient ------------------------------------------------------------------------------
-
-  public channelChanged(): void {
-    this.pump();
+  /** Stop following `ch`: unsubscribe, and give back every id this client claimed there. */
+  private _leave(ch: VmChannel): void {
+    for (const d of this._links) d.dispose();
+    this._links = [];
+    for (const id of this._held.keys()) ch.unclaimId(id);
+    for (const id of this._release) if (!this._held.has(id)) ch.unclaimId(id);
+    this._channel = undefined;
   }
 
-  public bufferReleased(shadow: BufferShadow): void {
+  // ---- channel events -----------------------------------------------------------------------------
+
+  private _released(shadow: BufferShadow): void {
     const cb = this._held.get(shadow.remoteId);
     if (cb === undefined || cb.shadow !== shadow) return;
     this._held.delete(shadow.remoteId);
@@ -226,21 +224,13 @@ export class RemoteMirror implements ChannelClient {
     this.pump();
   }
 
-  public get wantsEvents(): boolean {
-    return this._eventsOn && !this._closed;
-  }
-
-  public channelEvent(event: ChannelEvent): void {
-    if (!this._eventsOn || this._closed) return;
+  private _event(event: ChannelEvent): void {
+    if (this._closed) return;
     if (this._events.length >= EVENT_QUEUE) {
       this._events.shift();
       this._eventsDropped++;
     }
     this._events.push(event);
-  }
-
-  public holdsRemoteId(id: number): boolean {
-    return this._held.has(id) || this._release.includes(id);
   }
 
   // ---- pumping ------------------------------------------------------------------------------------
@@ -285,24 +275,27 @@ export class RemoteMirror implements ChannelClient {
   /** The next message that moves the client towards the VM's state, by priority. */
   private _next(): Uint8Array | undefined {
     if (this._control.length > 0) return this._control.shift();
+    const ch = this._channel;
     for (let k = 0; k < this._release.length; k++) {
       const id = this._release[k]!;
       if (id === this._scanoutId || id === this._cursorId) continue;
       this._release.splice(k, 1);
+      ch?.unclaimId(id);
       this._releases++;
       return encodeId(Msg.BUFFER_RELEASE, id);
     }
-    const ch = this._channel;
     if (ch !== undefined) {
-      if (this._statusGen !== ch.statusGen) {
-        this._statusGen = ch.statusGen;
-        return encodeStatus(ch.statusCode, ch.statusText);
+      const status = ch.status;
+      if (this._status !== status) {
+        this._status = status;
+        return encodeStatus(status.code, status.text);
       }
       // Positions matter only while a cursor is (or is about to be) shown.
-      if (this._posGen !== ch.posGen && (ch.cursor !== undefined || this._cursorId !== NO_BUFFER)) {
-        this._posGen = ch.posGen;
+      const pointer = ch.pointer;
+      if (this._pointer !== pointer && (ch.cursor.shadow !== undefined || this._cursorId !== NO_BUFFER)) {
+        this._pointer = pointer;
         this._cursorMoves++;
-        return encodeCursorMove(ch.cursorX, ch.cursorY);
+        return encodeCursorMove(pointer.x, pointer.y);
       }
     }
     if (this._events.length > 0) return encodeJson(Msg.EVENT, this._events.shift());
@@ -316,32 +309,33 @@ export class RemoteMirror implements ChannelClient {
   }
 
   private _nextCursor(ch: VmChannel): Uint8Array | undefined {
-    const s = ch.cursor;
+    const cursor = ch.cursor;
+    const s = cursor.shadow;
     if (s === undefined) {
-      this._cursorDefGen = ch.cursorDefGen;
+      this._cursor = cursor;
       if (this._cursorId === NO_BUFFER) return undefined; // the client shows none already
       this._cursorId = NO_BUFFER;
       this._cursorDefines++;
       return encodeCursorDefine(NO_BUFFER, 0, 0);
     }
     const cb = this._held.get(s.remoteId);
-    const current = cb !== undefined && this._cursorDefGen === ch.cursorDefGen && cb.seenGen === s.gen;
+    const current = cb !== undefined && this._cursor === cursor && cb.seenGen === s.gen;
     if (current && !cb.passActive) return undefined;
-    if (cb === undefined) return this._create(s);
+    if (cb === undefined) return this._create(ch, s);
     if (!cb.passActive && cb.seenGen !== s.gen) this._startPass(cb);
     const m = this._passStep(cb, false);
     if (m !== undefined) return m;
-    this._cursorDefGen = ch.cursorDefGen;
+    this._cursor = cursor;
     this._cursorId = s.remoteId;
     this._cursorDefines++;
-    return encodeCursorDefine(s.remoteId, ch.hotX, ch.hotY);
+    return encodeCursorDefine(s.remoteId, cursor.hotX, cursor.hotY);
   }
 
   private _nextPrimary(ch: VmChannel): Uint8Array | undefined {
     const p = ch.primary;
     if (p === undefined) return undefined;
     const cb = this._held.get(p.remoteId);
-    if (cb === undefined) return this._create(p);
+    if (cb === undefined) return this._create(ch, p);
     if (this._scanoutId !== p.remoteId) {
       // A flip: one fresh pass over the target's stale blocks, then SCANOUT.
       if (this._syncTarget !== cb) {
@@ -373,7 +367,8 @@ export class RemoteMirror implements ChannelClient {
     return encodeFrame(++this._frameSeq, rects);
   }
 
-  private _create(s: BufferShadow): Uint8Array {
+  private _create(ch: VmChannel, s: BufferShadow): Uint8Array {
+    ch.claimId(s.remoteId);
     const have = new Uint32Array(s.blocks);
     // The client's new buffer is zero-filled: blocks that are all zero are already right.
     for (let i = 0; i < s.blocks; i++) if (s.zero[i] !== 0) have[i] = s.version[i]!;

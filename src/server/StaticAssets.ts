@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** One file the server can send: bytes in memory, never a filesystem path. */
 export interface StaticAsset {
@@ -79,12 +79,14 @@ export function placeholderAssets(reason: string): Map<string, StaticAsset> {
 }
 
 /**
- * Build the viewer in memory with `src/web/build.ts` (`buildViewer()`, esbuild) when that file
- * exists; otherwise, or when the build fails, a placeholder page that says why.
+ * The viewer: from the repository, built in memory with `src/web/build.ts` (`buildViewer()`,
+ * esbuild) so a source edit shows on the next start; from the package, the bundle the package
+ * build wrote beside the compiled server (`dist/web/`: index.html, viewer.js, viewer.css).
+ * Otherwise, or when the build fails, a placeholder page that says why.
  */
 export async function loadViewerAssets(log: (line: string) => void = () => {}): Promise<Map<string, StaticAsset>> {
   const url = new URL('../web/build.ts', import.meta.url);
-  if (!existsSync(url)) return placeholderAssets('src/web/build.ts does not exist yet.');
+  if (!existsSync(url)) return prebuiltViewer();
   try {
     // A computed specifier: the web build is optional and type-checked in its own project.
     const mod = (await import(url.href)) as { buildViewer?: () => unknown };
@@ -97,4 +99,14 @@ export async function loadViewerAssets(log: (line: string) => void = () => {}): 
     log(`viewer build failed: ${msg}`);
     return placeholderAssets(`the viewer build failed: ${msg.split('\n')[0]}`);
   }
+}
+
+const PREBUILT = ['index.html', 'viewer.js', 'viewer.css'] as const;
+
+function prebuiltViewer(): Map<string, StaticAsset> {
+  const files = PREBUILT.map((name) => [name, new URL(`../web/${name}`, import.meta.url)] as const);
+  if (!files.every(([, u]) => existsSync(u))) {
+    return placeholderAssets('neither src/web/build.ts nor a prebuilt viewer (dist/web/) exists.');
+  }
+  return assetsFrom(new Map(files.map(([name, u]) => [name, new Uint8Array(readFileSync(u))])));
 }

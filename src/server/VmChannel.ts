@@ -1,8 +1,17 @@
-import { Disposable } from '../base/Disposable.ts';
+import { Disposable, toDisposable, type IDisposable } from '../base/Disposable.ts';
+import { Emitter } from '../base/Emitter.ts';
 import type { DisplayBuffer, Rect } from '../display/DisplayBuffer.ts';
 import type { CursorShape, DisplayStatus } from '../display/DisplayConsole.ts';
-import { BUFFER_DATA_HEADER, Msg, StatusCode } from '../protocol/RemoteProtocol.ts';
-import { BLOCK_SIZE, BufferShadow } from './BufferShadow.ts';
+import type { PlaneReply } from '../display/VfioDisplay.ts';
+import type { CacheEntryInfo, DisplayStats } from '../display/VfioDisplay.ts';
+import { PlaneType } from '../kms/PlaneType.ts';
+import type {
+  ChannelEventBody, ChannelStats, DirectScanout, InspectorEvent, VmStats, Wire,
+} from '../protocol/InspectorData.ts';
+import { StatusCode } from '../protocol/RemoteProtocol.ts';
+import { ScanoutModel } from '../render/ScanoutModel.ts';
+import { BufferShadow } from './BufferShadow.ts';
+import { CHUNK_BLOCKS, ChunkCache, MAX_CHUNK_BYTES } from './ChunkCache.ts';
 import type { LabVm } from './VmRegistry.ts';
 
 /**
@@ -12,138 +21,135 @@ import type { LabVm } from './VmRegistry.ts';
 export const NO_BUFFER = 0;
 /** Remote ids handed out when a buffer's dmabuf_id is still in use (region index reuse, …). */
 const ALT_ID_BASE = 0x80000000;
-/** At most this many blocks (bytes / 4 KiB) per BUFFER_DATA message: 256 KiB of pixels. */
-export const CHUNK_BLOCKS = 64;
-export const MAX_CHUNK_BYTES = CHUNK_BLOCKS * BLOCK_SIZE;
-/** The payload starts 12 bytes into the allocation so it is word-aligned for hashing. */
-const PAD = 3;
+export { CHUNK_BLOCKS, MAX_CHUNK_BYTES };
 
-/** What a channel needs from each attached client mirror. */
-export interface ChannelClient {
-  /** The VM's desired state moved on: send what the client lacks. */
-  channelChanged(): void;
-  /** The display released `shadow`: forget its bytes, tell the client to drop it. */
-  bufferReleased(shadow: BufferShadow): void;
-  /** Whether the client takes inspector events (no event is built when nobody does). */
-  readonly wantsEvents: boolean;
-  /** An inspector event. */
-  channelEvent(event: ChannelEvent): void;
-  /** True while the client still knows a buffer by this remote id. */
-  holdsRemoteId(id: number): boolean;
+/** An inspector event as the channel builds it (the EVENT payload). */
+export type ChannelEvent = Extract<InspectorEvent, { readonly vm: string }>;
+
+/** The cursor plane clients should show: a new object on every define (shape, hotspot, removal). */
+export interface ChannelCursor {
+  /** Undefined: no cursor plane. */
+  readonly shadow: BufferShadow | undefined;
+  readonly hotX: number;
+  readonly hotY: number;
 }
 
-export interface ChannelEvent {
-  readonly t: number;
-  readonly vm: string;
-  readonly kind: 'scanout' | 'resize' | 'release' | 'status' | 'cursor';
-  readonly [key: string]: unknown;
+/** The cursor position: a new object on every move. */
+export interface ChannelPointer {
+  readonly x: number;
+  readonly y: number;
 }
 
-interface CachedChunk {
-  readonly shadow: BufferShadow;
-  readonly gen: number;
-  readonly bytes: Uint8Array;
+/** What the viewer's status line says: a new object whenever code or text changes. */
+export interface ChannelStatus {
+  readonly code: StatusCode;
+  readonly text: string;
 }
+
+/** The VM part of STATS as this server builds it (bigints as hex strings). */
+export type LabVmStats = VmStats<Wire<DisplayStats>, Wire<CacheEntryInfo>, Wire<PlaneReply>>;
 
 export interface VmChannelOptions {
   /** Encoded BUFFER_DATA messages kept for reuse by other clients of this VM. Default 8 MiB. */
   readonly chunkCacheBytes?: number;
   readonly now?: () => number;
+  /** The host whose planes the direct-scanout verdict is about. Default: the i915-like preset. */
+  readonly scanoutModel?: ScanoutModel;
 }
+
+const NO_CURSOR: ChannelCursor = { shadow: undefined, hotX: 0, hotY: 0 };
 
 /**
  * The server side of one VM's display, shared by every client attached to it: it follows the
  * display console, keeps a BufferShadow per live buffer (content versions by hashing), and the
  * state clients converge to — shown primary, cursor shape and position, status. Console events
- * are batched and scanned once per microtask, then every client is told to pump.
+ * are batched and scanned once per microtask, then `onChange` fires.
+ *
+ * The channel never calls a client: clients read its state (`primary`, `cursor`, `pointer`,
+ * `status` — immutable snapshots, so "did it change" is an identity check), follow its events,
+ * and tell it which remote ids they still hold (`claimId`) so an id is never given to two
+ * buffers on one client. Any kind of client (the WebSocket mirror, a VNC server) fits.
  *
  * It exists only while a client is attached (the server disposes it after the last one leaves),
  * so a VM nobody watches costs no hashing.
  */
 export class VmChannel extends Disposable {
   public readonly vm: LabVm;
-  /** The primary buffer the clients should show (undefined before the first scanout). */
-  public primary: BufferShadow | undefined;
-  public cursor: BufferShadow | undefined;
-  public hotX = 0;
-  public hotY = 0;
-  /** Bumped on every cursor define (shape, hotspot or removal). */
-  public cursorDefGen = 1;
-  public cursorX = 0;
-  public cursorY = 0;
-  public posGen = 1;
-  public statusCode: StatusCode = StatusCode.NO_PLANE_YET;
-  public statusText = '';
-  public statusGen = 1;
+
+  private readonly _onChange = this._register(new Emitter<void>());
+  /** The state moved on (after a scan): send what the client lacks. */
+  public readonly onChange = this._onChange.event;
+  private readonly _onRelease = this._register(new Emitter<BufferShadow>());
+  /** The display released this buffer: forget its bytes, drop it on the client. */
+  public readonly onRelease = this._onRelease.event;
+  private readonly _onInspect = this._register(new Emitter<ChannelEvent>());
+  /** Inspector events; none is built while nobody listens. */
+  public readonly onInspect = this._onInspect.event;
+
+  private _primary: BufferShadow | undefined;
+  private _cursor: ChannelCursor = NO_CURSOR;
+  private _pointer: ChannelPointer = { x: 0, y: 0 };
+  private _status: ChannelStatus = { code: StatusCode.NO_PLANE_YET, text: '' };
   /** Bytes of guest memory hashed for buffers since released (live ones count their own). */
-  public bytesHashedReleased = 0;
+  private _bytesHashedReleased = 0;
 
   private readonly _shadows = new Map<DisplayBuffer, BufferShadow>();
   private readonly _byRemote = new Map<number, BufferShadow>();
-  private readonly _clients = new Set<ChannelClient>();
-  private readonly _chunks = new Map<string, CachedChunk>();
-  private _chunkBytes = 0;
-  private readonly _chunkLimit: number;
-  private _chunkHits = 0;
-  private _chunkMisses = 0;
+  /** Remote ids clients still hold (or have yet to release), with how many hold each. */
+  private readonly _claims = new Map<number, number>();
+  private _clients = 0;
+  private readonly _chunks: ChunkCache;
   private _nextAlt = ALT_ID_BASE;
   private _flushQueued = false;
   private _everShown = false;
   private readonly _now: () => number;
+  private readonly _model: ScanoutModel;
+  private _verdict: { primary: BufferShadow; cursor: ChannelCursor; value: DirectScanout } | undefined;
 
   public constructor(vm: LabVm, options: VmChannelOptions = {}) {
     super();
     this.vm = vm;
-    this._chunkLimit = options.chunkCacheBytes ?? 8 * 1024 * 1024;
+    this._chunks = new ChunkCache(options.chunkCacheBytes ?? 8 * 1024 * 1024);
     this._now = options.now ?? Date.now;
+    this._model = options.scanoutModel ?? ScanoutModel.preset('i915-like');
     const c = vm.display.console;
     this._register(c.onScanout((b) => this._scanout(b)));
     this._register(c.onResize((s) => this._event(() => ({ kind: 'resize', width: s.width, height: s.height }))));
     this._register(c.onCursorDefine((s) => this._cursorDefine(s)));
     this._register(c.onCursorMove((p) => {
-      this.cursorX = p.x;
-      this.cursorY = p.y;
-      this.posGen++;
+      this._pointer = { x: p.x, y: p.y };
       this._schedule();
     }));
     this._register(c.onUpdate((rects) => this._update(rects)));
-    this._register(c.onStatus((s) => this._status(s)));
+    this._register(c.onStatus((s) => this._statusChanged(s)));
     this._register(c.onRelease((b) => this._release(b)));
     // Adopt what the console shows now (a late attach).
     if (c.scanout !== undefined) {
-      this.primary = this._shadowFor(c.scanout);
+      this._primary = this._shadowFor(c.scanout);
       this._everShown = true;
     }
     if (c.cursor.buffer !== null) this._cursorDefine(c.cursor);
-    this.cursorX = c.cursorPosition.x;
-    this.cursorY = c.cursorPosition.y;
+    this._pointer = { x: c.cursorPosition.x, y: c.cursorPosition.y };
     this._setStatus(c.status);
   }
 
-  public get clientCount(): number {
-    return this._clients.size;
+  // ---- state clients converge to ---------------------------------------------------------------
+
+  /** The primary buffer the clients should show (undefined before the first scanout). */
+  public get primary(): BufferShadow | undefined {
+    return this._primary;
   }
 
-  public get shadowCount(): number {
-    return this._shadows.size;
+  public get cursor(): ChannelCursor {
+    return this._cursor;
   }
 
-  public get bytesHashed(): number {
-    let n = this.bytesHashedReleased;
-    for (const s of this._shadows.values()) n += s.bytesHashed;
-    return n;
+  public get pointer(): ChannelPointer {
+    return this._pointer;
   }
 
-  public get chunkCache(): { entries: number; bytes: number; hits: number; misses: number } {
-    return { entries: this._chunks.size, bytes: this._chunkBytes, hits: this._chunkHits, misses: this._chunkMisses };
-  }
-
-  public addClient(c: ChannelClient): void {
-    this._clients.add(c);
-  }
-
-  public removeClient(c: ChannelClient): void {
-    this._clients.delete(c);
+  public get status(): ChannelStatus {
+    return this._status;
   }
 
   /** Live shadow by remote id (inspector and tests). */
@@ -152,43 +158,85 @@ export class VmChannel extends Disposable {
   }
 
   /**
-   * A BUFFER_DATA message for blocks [first, last) of `shadow`, shared between clients while
-   * the shadow's content versions stay the same. The caller records `shadow.version[first..last)`
-   * as what the client now has. Undefined when the buffer is gone.
+   * Could the host scan the shown primary out directly on one of its planes (with the cursor
+   * shown now), and if not why not. Evaluated once per (primary, cursor) pair, so a flip between
+   * known buffers costs a lookup.
    */
+  public get directScanout(): DirectScanout | undefined {
+    const p = this._primary;
+    if (p === undefined) return undefined;
+    const v = this._verdict;
+    if (v !== undefined && v.primary === p && v.cursor === this._cursor) return v.value;
+    const value = this._model.verdict(p.buffer, this._cursor.shadow?.buffer);
+    this._verdict = { primary: p, cursor: this._cursor, value };
+    return value;
+  }
+
+  // ---- clients ------------------------------------------------------------------------------
+
+  /** A client starts following this channel; dispose the handle when it stops. */
+  public join(): IDisposable {
+    this._clients++;
+    return toDisposable(() => { this._clients--; });
+  }
+
+  public get clientCount(): number {
+    return this._clients;
+  }
+
+  /** A client holds (or has yet to release) remote id `id`: it is not handed out again. */
+  public claimId(id: number): void {
+    this._claims.set(id, (this._claims.get(id) ?? 0) + 1);
+  }
+
+  /** The client no longer knows `id` (its BUFFER_RELEASE went out, or it left). */
+  public unclaimId(id: number): void {
+    const n = this._claims.get(id);
+    if (n === undefined) return;
+    if (n <= 1) this._claims.delete(id);
+    else this._claims.set(id, n - 1);
+  }
+
+  // ---- costs --------------------------------------------------------------------------------
+
+  public get shadowCount(): number {
+    return this._shadows.size;
+  }
+
+  public get bytesHashed(): number {
+    let n = this._bytesHashedReleased;
+    for (const s of this._shadows.values()) n += s.bytesHashed;
+    return n;
+  }
+
+  public get chunkCache(): ChannelStats['chunkCache'] {
+    return this._chunks.stats;
+  }
+
+  public get stats(): ChannelStats {
+    return { clients: this._clients, buffers: this.shadowCount, bytesHashed: this.bytesHashed, chunkCache: this.chunkCache };
+  }
+
+  /** The VM part of STATS: display counters, dma-buf cache, planes, channel costs, direct scanout. */
+  public vmStats(): LabVmStats {
+    const d = this.vm.display;
+    return {
+      vm: this.vm.name,
+      display: d.stats === undefined ? undefined : toWire(d.stats),
+      cache: d.cacheEntries === undefined ? undefined : toWire(d.cacheEntries()),
+      planes: d.planeInfo === undefined ? undefined : {
+        primary: toWire(d.planeInfo(PlaneType.PRIMARY)), cursor: toWire(d.planeInfo(PlaneType.CURSOR)),
+      },
+      channel: this.stats,
+      directScanout: this.directScanout,
+    };
+  }
+
+  // ---- the remote protocol's shared messages -------------------------------------------------
+
+  /** A BUFFER_DATA message for blocks [first, last) of `shadow`, shared by this VM's clients. */
   public chunk(shadow: BufferShadow, first: number, last: number): Uint8Array | undefined {
-    if (!shadow.alive) return undefined;
-    const key = `${shadow.remoteId}:${first}:${last}`;
-    const hit = this._chunks.get(key);
-    if (hit !== undefined && hit.shadow === shadow && hit.gen === shadow.gen) {
-      this._chunkHits++;
-      // Most recently used goes last.
-      this._chunks.delete(key);
-      this._chunks.set(key, hit);
-      return hit.bytes;
-    }
-    this._chunkMisses++;
-    const start = shadow.blockStart(first);
-    const len = shadow.blockEnd(last - 1) - start;
-    // allocUnsafeSlow: no zero-fill (every byte is written) and never a pooled slice, so the
-    // payload at byte 12 is word-aligned.
-    const raw = Buffer.allocUnsafeSlow(PAD + BUFFER_DATA_HEADER + len);
-    if (!shadow.read(first, last, raw, PAD + BUFFER_DATA_HEADER)) return undefined;
-    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    raw[PAD] = Msg.BUFFER_DATA;
-    v.setUint32(PAD + 1, shadow.remoteId, true);
-    v.setUint32(PAD + 5, start, true);
-    const bytes = raw.subarray(PAD);
-    if (hit !== undefined) this._dropChunk(key, hit);
-    if (bytes.byteLength <= this._chunkLimit) {
-      this._chunks.set(key, { shadow, gen: shadow.gen, bytes });
-      this._chunkBytes += bytes.byteLength;
-      for (const [k, e] of this._chunks) {
-        if (this._chunkBytes <= this._chunkLimit) break;
-        this._dropChunk(k, e);
-      }
-    }
-    return bytes;
+    return this._chunks.get(shadow, first, last);
   }
 
   /** Scan now instead of at the end of the microtask (tests, and before a client's first pump). */
@@ -196,23 +244,24 @@ export class VmChannel extends Disposable {
     this._flushQueued = false;
     if (this.isDisposed) return;
     // The cursor plane has no damage events: its 16 KiB are rehashed on every flush.
-    this.cursor?.markAll();
+    this._cursor.shadow?.markAll();
     for (const s of this._shadows.values()) {
       if (s.pending) s.scan();
     }
-    for (const c of [...this._clients]) c.channelChanged();
+    this._onChange.fire();
   }
 
   public override dispose(): void {
     if (this.isDisposed) return;
     super.dispose();
-    for (const s of this._shadows.values()) s.alive = false;
+    for (const s of this._shadows.values()) s.retire();
     this._shadows.clear();
     this._byRemote.clear();
+    this._claims.clear();
     this._chunks.clear();
-    this._chunkBytes = 0;
-    this._clients.clear();
-    this.primary = this.cursor = undefined;
+    this._primary = undefined;
+    this._cursor = NO_CURSOR;
+    this._verdict = undefined;
   }
 
   // ---- console events --------------------------------------------------------------------------
@@ -220,7 +269,7 @@ export class VmChannel extends Disposable {
   private _scanout(b: DisplayBuffer): void {
     const s = this._shadowFor(b);
     s.markAll();
-    this.primary = s;
+    this._primary = s;
     if (!this._everShown) {
       this._everShown = true;
       this._setStatus(this.vm.display.console.status);
@@ -228,37 +277,34 @@ export class VmChannel extends Disposable {
     this._event(() => ({
       kind: 'scanout', id: b.id, remoteId: s.remoteId, bufferKind: b.kind, width: b.width, height: b.height,
       stride: b.stride, drmFormat: b.drmFormat, modifier: `0x${b.modifier.toString(16)}`,
+      directScanout: this.directScanout!,
     }));
     this._schedule();
   }
 
   private _cursorDefine(shape: CursorShape): void {
     if (shape.buffer === null) {
-      this.cursor = undefined;
-      this.hotX = this.hotY = 0;
+      this._cursor = { shadow: undefined, hotX: 0, hotY: 0 };
     } else {
       const s = this._shadowFor(shape.buffer);
       s.markAll();
-      this.cursor = s;
-      this.hotX = shape.hotX;
-      this.hotY = shape.hotY;
+      this._cursor = { shadow: s, hotX: shape.hotX, hotY: shape.hotY };
     }
-    this.cursorDefGen++;
     this._event(() => ({
-      kind: 'cursor', id: shape.buffer?.id ?? null, remoteId: this.cursor?.remoteId ?? null,
+      kind: 'cursor', id: shape.buffer?.id ?? null, remoteId: this._cursor.shadow?.remoteId ?? null,
       hotX: shape.hotX, hotY: shape.hotY, hotKnown: shape.hotKnown,
     }));
     this._schedule();
   }
 
   private _update(rects: readonly Rect[]): void {
-    const p = this.primary;
+    const p = this._primary;
     if (p === undefined) return;
     for (const r of rects) p.markRect(r);
     this._schedule();
   }
 
-  private _status(s: DisplayStatus): void {
+  private _statusChanged(s: DisplayStatus): void {
     this._setStatus(s);
     this._event(() => ({ kind: 'status', reason: s.reason, message: s.message, errno: s.errno }));
     this._schedule();
@@ -266,27 +312,23 @@ export class VmChannel extends Disposable {
 
   private _setStatus(s: DisplayStatus): void {
     const [code, text] = statusFor(s, this._everShown);
-    if (code === this.statusCode && text === this.statusText) return;
-    this.statusCode = code;
-    this.statusText = text;
-    this.statusGen++;
+    if (code === this._status.code && text === this._status.text) return;
+    this._status = { code, text };
   }
 
   private _release(b: DisplayBuffer): void {
     const s = this._shadows.get(b);
     if (s === undefined) return;
-    s.alive = false;
-    this.bytesHashedReleased += s.bytesHashed;
+    s.retire();
+    this._bytesHashedReleased += s.bytesHashed;
     this._shadows.delete(b);
     this._byRemote.delete(s.remoteId);
-    if (this.primary === s) this.primary = undefined;
-    if (this.cursor === s) {
-      this.cursor = undefined;
-      this.cursorDefGen++;
-    }
-    for (const [k, e] of this._chunks) if (e.shadow === s) this._dropChunk(k, e);
+    if (this._primary === s) this._primary = undefined;
+    if (this._cursor.shadow === s) this._cursor = { shadow: undefined, hotX: 0, hotY: 0 };
+    if (this._verdict?.primary === s) this._verdict = undefined;
+    this._chunks.forget(s);
     this._event(() => ({ kind: 'release', id: b.id, remoteId: s.remoteId }));
-    for (const c of [...this._clients]) c.bufferReleased(s);
+    this._onRelease.fire(s);
     this._schedule();
   }
 
@@ -305,9 +347,7 @@ export class VmChannel extends Disposable {
   }
 
   private _busy(id: number): boolean {
-    if (id === NO_BUFFER || this._byRemote.has(id)) return true;
-    for (const c of this._clients) if (c.holdsRemoteId(id)) return true;
-    return false;
+    return id === NO_BUFFER || this._byRemote.has(id) || this._claims.has(id);
   }
 
   private _allocId(id: number): number {
@@ -319,17 +359,9 @@ export class VmChannel extends Disposable {
     }
   }
 
-  private _dropChunk(key: string, e: CachedChunk): void {
-    this._chunks.delete(key);
-    this._chunkBytes -= e.bytes.byteLength;
-  }
-
-  private _event(make: () => { kind: ChannelEvent['kind']; [key: string]: unknown }): void {
-    let any = false;
-    for (const c of this._clients) if (c.wantsEvents) { any = true; break; }
-    if (!any) return;
-    const event: ChannelEvent = { t: this._now(), vm: this.vm.name, ...make() };
-    for (const c of this._clients) if (c.wantsEvents) c.channelEvent(event);
+  private _event(make: () => ChannelEventBody): void {
+    if (!this._onInspect.hasListeners) return;
+    this._onInspect.fire({ t: this._now(), vm: this.vm.name, ...make() });
   }
 
   private _schedule(): void {
@@ -360,4 +392,20 @@ export function statusFor(s: DisplayStatus, everShown: boolean): [StatusCode, st
     case 'vm-stopped':
       return [StatusCode.VM_STOPPED, s.message];
   }
+}
+
+/** A value as STATS carries it (bigints as hex strings). */
+function toWire<T>(v: T): Wire<T> {
+  return wire(v) as Wire<T>;
+}
+
+function wire(v: unknown): unknown {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (Array.isArray(v)) return v.map(wire);
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = wire(x);
+    return out;
+  }
+  return v;
 }

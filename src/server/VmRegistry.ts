@@ -1,7 +1,6 @@
 import { Disposable } from '../base/Disposable.ts';
 import { Emitter } from '../base/Emitter.ts';
-import type { PlaneSnapshot } from '../display/PlaneQuery.ts';
-import type { CacheEntryInfo, DisplayStats } from '../display/VfioDisplay.ts';
+import type { CacheEntryInfo, DisplayStats, PlaneReply } from '../display/VfioDisplay.ts';
 import type { DisplayConsole } from '../display/DisplayConsole.ts';
 
 /**
@@ -12,7 +11,7 @@ export interface DisplaySource {
   readonly console: DisplayConsole;
   readonly stats?: DisplayStats;
   cacheEntries?(): CacheEntryInfo[];
-  planeInfo?(planeType: number): PlaneSnapshot;
+  planeInfo?(planeType: number): PlaneReply;
 }
 
 /** Pointer input from a viewer, already validated: buttons bit 0 left, 1 right, 2 middle. */

@@ -6,8 +6,8 @@ import { VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EV
 import { EmulatedHost } from './EmulatedHost.ts';
 import { encodeIrqSet } from './IrqInfo.ts';
 import { PROT_READ, PROT_WRITE, type Mapping } from './Sys.ts';
-import { asBochs, asGvt, bochsMode, gvtFlip, gvtPrimary, mapGtt } from './testing/Fixtures.ts';
-import { getDmabuf, query } from './testing/Ioctl.ts';
+import { asBochs, asGvt, bochsMode, gvtFlip, gvtPrimary, mapGtt } from '../testkit/VfioFixtures.ts';
+import { getDmabuf, query } from '../testkit/Ioctl.ts';
 
 const DMABUF = 2;
 

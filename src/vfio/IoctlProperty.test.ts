@@ -7,7 +7,7 @@ import {
   VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS,
 } from './Abi.ts';
 import { EmulatedHost } from './EmulatedHost.ts';
-import { asBochs, asGvt, bochsMode, gvtPrimary } from './testing/Fixtures.ts';
+import { asBochs, asGvt, bochsMode, gvtPrimary } from '../testkit/VfioFixtures.ts';
 
 /** Every errno the spec tables allow an ioctl, pread, pwrite or mmap on these devices to return. */
 const ALLOWED = new Set([

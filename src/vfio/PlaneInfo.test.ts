@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Errno } from '../base/Errno.ts';
 import { VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_REGION } from './Abi.ts';
 import {
-  PLANE_INFO_LAYOUT, PLANE_INFO_MINSZ, PLANE_INFO_SIZE, encodePlaneInfoRequest, readPlaneInfo,
+  PLANE_INFO_LAYOUT, PLANE_INFO_MINSZ, PLANE_INFO_SIZE, PlaneInfoView, encodePlaneInfoRequest, readPlaneInfo,
   writePlaneInfoOutputs,
 } from './PlaneInfo.ts';
 import type { PlaneInfoOutputs } from './PlaneInfo.ts';
@@ -125,4 +125,31 @@ test('works on a SharedArrayBuffer slice at a non-zero offset', () => {
   assert.equal(r.drmPlaneType, 1);
   assert.equal(r.reserved, 0xcccccccc);
   assert.equal(new DataView(sab).getUint32(112, true), XRGB8888);
+});
+
+test('PlaneInfoView: its request and every getter agree with the codec (property)', () => {
+  const u32 = fc.nat({ max: 0xffffffff });
+  const view = new PlaneInfoView();
+  const bytes = view.bytes;
+  fc.assert(fc.property(
+    u32, u32, fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), u32, u32, u32, u32, u32, u32, u32, u32, u32,
+    (flags, plane, mod, w, h, stride, size, xp, yp, xh, yh, id) => {
+      assert.equal(hex(view.request(flags, plane)), hex(encodePlaneInfoRequest({ flags, planeType: plane })));
+      assert.equal(view.bytes, bytes, 'one buffer, reused');
+      writePlaneInfoOutputs(view.bytes, {
+        drmFormat: w ^ h, drmFormatMod: mod, width: w, height: h, stride, size, xPos: xp, yPos: yp, xHot: xh,
+        yHot: yh, dmabufId: id,
+      });
+      const r = readPlaneInfo(view.bytes);
+      assert.deepEqual(view.read(), r);
+      assert.deepEqual(
+        [view.flags, view.drmPlaneType, view.drmFormat, view.drmFormatMod, view.width, view.height, view.stride,
+          view.size, view.xPos, view.yPos, view.xHot, view.yHot, view.dmabufId, view.regionIndex],
+        [r.flags, r.drmPlaneType, r.drmFormat, r.drmFormatMod, r.width, r.height, r.stride, r.size, r.xPos,
+          r.yPos, r.xHot, r.yHot, r.dmabufId, r.regionIndex]);
+      assert.equal(view.disabled, r.drmFormat === 0 || r.size === 0);
+      view.clearOutputs();
+      assert.deepEqual([view.flags, view.drmFormat, view.drmFormatMod, view.dmabufId], [flags, 0, 0n, 0]);
+    },
+  ));
 });

@@ -96,3 +96,71 @@ export function encodePlaneInfoRequest(req: PlaneInfoRequest): Uint8Array {
   });
   return bytes;
 }
+
+const F = PLANE_INFO_LAYOUT.fields;
+// The layout's offsets as plain numbers: the getters below run on every refresh.
+const AT_ARGSZ = F.argsz.offset;
+const AT_FLAGS = F.flags.offset;
+const AT_DRM_PLANE_TYPE = F.drmPlaneType.offset;
+const AT_DRM_FORMAT = F.drmFormat.offset;
+const AT_DRM_FORMAT_MOD = F.drmFormatMod.offset;
+const AT_WIDTH = F.width.offset;
+const AT_HEIGHT = F.height.offset;
+const AT_STRIDE = F.stride.offset;
+const AT_SIZE = F.size.offset;
+const AT_X_POS = F.xPos.offset;
+const AT_Y_POS = F.yPos.offset;
+const AT_X_HOT = F.xHot.offset;
+const AT_Y_HOT = F.yHot.offset;
+const AT_DMABUF_ID = F.dmabufId.offset;
+const AT_REGION_INDEX = F.regionIndex.offset;
+
+/**
+ * One reusable QUERY argument and field reads at the layout's offsets, for a client that queries
+ * on every refresh: `request` refills the same 64 bytes, the getters allocate nothing (except
+ * `drmFormatMod`, a BigInt: read it on cache misses only). `read` decodes a copy.
+ */
+export class PlaneInfoView {
+  public readonly bytes = new Uint8Array(PLANE_INFO_SIZE);
+  private readonly _v = new DataView(this.bytes.buffer);
+
+  /** Zero the struct and write the request fields (argsz 64, flags, drm_plane_type). */
+  public request(flags: number, planeType: number): Uint8Array {
+    this.bytes.fill(0);
+    this._v.setUint32(AT_ARGSZ, PLANE_INFO_SIZE, true);
+    this._v.setUint32(AT_FLAGS, flags, true);
+    this._v.setUint32(AT_DRM_PLANE_TYPE, planeType, true);
+    return this.bytes;
+  }
+
+  /** After a failed QUERY: the outputs read as 0 (whatever the callee left there). */
+  public clearOutputs(): void {
+    this.bytes.fill(0, AT_DRM_FORMAT);
+  }
+
+  public get flags(): number { return this._v.getUint32(AT_FLAGS, true); }
+  public get drmPlaneType(): number { return this._v.getUint32(AT_DRM_PLANE_TYPE, true); }
+  public get drmFormat(): number { return this._v.getUint32(AT_DRM_FORMAT, true); }
+  public get drmFormatMod(): bigint { return this._v.getBigUint64(AT_DRM_FORMAT_MOD, true); }
+  public get width(): number { return this._v.getUint32(AT_WIDTH, true); }
+  public get height(): number { return this._v.getUint32(AT_HEIGHT, true); }
+  public get stride(): number { return this._v.getUint32(AT_STRIDE, true); }
+  public get size(): number { return this._v.getUint32(AT_SIZE, true); }
+  public get xPos(): number { return this._v.getUint32(AT_X_POS, true); }
+  public get yPos(): number { return this._v.getUint32(AT_Y_POS, true); }
+  public get xHot(): number { return this._v.getUint32(AT_X_HOT, true); }
+  public get yHot(): number { return this._v.getUint32(AT_Y_HOT, true); }
+  public get dmabufId(): number { return this._v.getUint32(AT_DMABUF_ID, true); }
+  public get regionIndex(): number { return this._v.getUint32(AT_REGION_INDEX, true); }
+
+  /** The UAPI's "plane disabled": success with drm_format or size zero. */
+  public get disabled(): boolean {
+    return this.drmFormat === 0 || this.size === 0;
+  }
+
+  /** A decoded copy (allocates: inspection, not the refresh path). */
+  public read(): PlaneInfo {
+    return readPlaneInfo(this.bytes);
+  }
+}
+

@@ -5,8 +5,8 @@ import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import { VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_QUERY_GFX_PLANE } from './Abi.ts';
 import { EmulatedHost } from './EmulatedHost.ts';
 import { encodePlaneInfoRequest } from './PlaneInfo.ts';
-import { asBochs, asGvt, bochsMode, gvtPrimary } from './testing/Fixtures.ts';
-import { getDmabuf, query } from './testing/Ioctl.ts';
+import { asBochs, asGvt, bochsMode, gvtPrimary } from '../testkit/VfioFixtures.ts';
+import { getDmabuf, query } from '../testkit/Ioctl.ts';
 
 const PROBE = 1;
 const DMABUF = 2;

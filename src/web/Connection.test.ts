@@ -5,7 +5,7 @@ import type { ServerMessage } from '../protocol/RemoteProtocol.ts';
 import { Connection } from './Connection.ts';
 import type { ConnectionStatus } from './Connection.ts';
 import { reconnectDelay } from './Backoff.ts';
-import { FakeSocket, fakeFactory } from './testing/FakeSocket.ts';
+import { FakeSocket, fakeFactory } from '../testkit/web/FakeSocket.ts';
 
 test('backoff: 0.5 s doubling to an 8 s cap', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map(reconnectDelay), [500, 1000, 2000, 4000, 8000, 8000, 8000]);

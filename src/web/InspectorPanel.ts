@@ -1,5 +1,6 @@
 import { formatName } from '../kms/Fourcc.ts';
 import { modifierName } from '../kms/Modifier.ts';
+import { readDirectScanout } from '../protocol/InspectorData.ts';
 import { h, setText } from './Dom.ts';
 import type { SessionView } from './SessionView.ts';
 
@@ -22,8 +23,9 @@ function hot(v: number): string {
 
 /**
  * The inspector: the shown planes (from BUFFER_CREATE of the scanned-out buffer and the cursor
- * messages), the mirrored dma-buf cache (id, format, modifier, size, age, scanouts), and the
- * recent events (EVENT messages and the viewer's own).
+ * messages; the server's direct-scanout verdict from STATS), the mirrored dma-buf cache (id,
+ * format, modifier, size, age, scanouts), and the recent events (EVENT messages and the viewer's
+ * own).
  */
 export class InspectorPanel {
   public readonly element: HTMLElement;
@@ -67,6 +69,9 @@ export class InspectorPanel {
           `(${c.x}, ${c.y}), hotspot (${hot(c.hotX)}, ${hot(c.hotY)})`,
       `damage    ${s.lastDamage.map((r) => `${r.width}x${r.height}+${r.x}+${r.y}`).join(' ') || '—'}`,
     ];
+    // The server's verdict for the shown primary (from STATS): could a host plane show it as is.
+    const direct = p === undefined ? undefined : readDirectScanout(s.stats);
+    if (direct !== undefined) lines.push(direct.sentence);
     if (v.rendererNote !== undefined) lines.push(`note      ${v.rendererNote}`);
     setText(this._plane, lines.join('\n'));
 

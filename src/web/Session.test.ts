@@ -10,7 +10,7 @@ import type { RemoteBuffer } from './BufferStore.ts';
 import type { CursorState, IRenderer } from './IRenderer.ts';
 import { checkPlane, isPlaneProblem } from './PlaneCheck.ts';
 import { Session } from './Session.ts';
-import { FakeSocket, fakeFactory } from './testing/FakeSocket.ts';
+import { FakeSocket, fakeFactory } from '../testkit/web/FakeSocket.ts';
 
 /** Records what the session asks of a renderer. */
 class FakeRenderer implements IRenderer {

@@ -116,6 +116,15 @@ describe('viewer on the real lab', () => {
     assert.match((await row('dmabuf'))!, /^GETs [1-9]\d* · hits \d+ · misses [1-9]\d* · cached [1-9]/);
   });
 
+  it('the inspector says whether the host could scan the gvt primary out directly', async () => {
+    const v = await open(GVT, { inspector: '1' });
+    // The server's verdict arrives with STATS (once a second) for the buffer shown now.
+    await v.page.waitForFunction(() => /direct scanout: /.test(document.querySelector('.vg-plane')?.textContent ?? ''));
+    const text = (await v.page.textContent('.vg-plane'))!;
+    const line = text.split('\n').find((l) => l.startsWith('direct scanout: '));
+    assert.match(line!, /^direct scanout: yes, host plane 31 \(primary\) of i915-like can show this \d+x\d+ \w+ \w+ buffer as it is$/);
+  });
+
   it('Send-key Ctrl+Alt+F2 switches the guest to tty2 and the frame shows its banner and prompt', async () => {
     const g = guest(BOCHS);
     const v = await open(BOCHS);

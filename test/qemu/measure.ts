@@ -3,7 +3,7 @@
 // Run: node --import tsx test/qemu/measure.ts [lines]
 import { charKey, KEY } from '../../src/guest/os/Evdev.ts';
 import { Lab } from '../../src/lab/Lab.ts';
-import { TestClient } from '../../src/server/testing/TestClient.ts';
+import { TestClient } from '../../src/testkit/node/TestClient.ts';
 import { QemuMachine } from '../../src/qemu/QemuMachine.ts';
 import { parseQemuSpec } from '../../src/qemu/QemuSession.ts';
 import { QemuProcess, waitFor } from '../../src/qemu/testing/QemuProcess.ts';

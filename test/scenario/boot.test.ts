@@ -19,7 +19,7 @@ for (const kind of KINDS) {
     const p0 = primary(g);
     assert.deepEqual([p0.width, p0.height, p0.drmFormat, p0.drmFormatMod],
       [800, 600, DRM_FORMAT.XRGB8888, DRM_FORMAT_MOD.LINEAR]);
-    assert.equal(g.exporter.gets, 1, 'one GET for the console buffer, then cache hits');
+    assert.equal(g.display.stats.gets, 1, 'one GET for the console buffer, then cache hits');
 
     await type(g, 'echo hello from the guest\n');
     await stepUntil(g, () => screenHas(g, 'hello from the guest'), 'echo output');

@@ -11,7 +11,7 @@ import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
 import { bootToPrompt, newVm, primary, stepUntil, type } from './Scenario.ts';
 
 const GARBAGE = new URL('./fixtures/Garbage.ts', import.meta.url);
-const HANG = new URL('../../src/guest/host/fixtures/Hang.ts', import.meta.url);
+const HANG = new URL('../../src/testkit/guest/Hang.ts', import.meta.url);
 
 async function flippingVm(host: EmulatedHost, kind: 'gvt' | 'bochs', name: string): Promise<GuestVm> {
   const g = newVm(host, kind, { name, monitor: { width: 640, height: 480 } });
@@ -25,10 +25,10 @@ async function flippingVm(host: EmulatedHost, kind: 'gvt' | 'bochs', name: strin
 function checkExports(g: GuestVm): number {
   let mapped = 0;
   for (const type of [PlaneType.PRIMARY, PlaneType.CURSOR, PlaneType.OVERLAY]) {
-    const p = g.exporter.acquire(type);
-    if (p === null || typeof p === 'number') continue;
+    const p = g.display.capture(type);
+    if (p.kind !== 'frame') continue;
     mapped++;
-    for (const c of p.mapping.chunks) {
+    for (const c of p.buffer.mapping.chunks) {
       assert.equal(c.buffer, g.vgpu.memory.buffer, `${g.name}: a mapping outside its own memory`);
     }
   }

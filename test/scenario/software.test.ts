@@ -43,9 +43,9 @@ for (const kind of KINDS) {
     await stepUntil(g, () => g.status.activeVt === 7 && g.status.animating && primary(g).dmabufId !== fbconId, 'animating');
     await g.step(2);
 
-    const shown = g.exporter.acquire(PlaneType.PRIMARY);
-    assert.ok(shown !== null && typeof shown === 'object', `acquire: ${String(shown)}`);
-    const before = { ...g.status, hash: digest(shown.mapping), gets: g.exporter.gets };
+    const shown = g.display.capture(PlaneType.PRIMARY);
+    assert.ok(shown.kind === 'frame', `capture: ${shown.kind}`);
+    const before = { ...g.status, hash: digest(shown.buffer.mapping), gets: g.display.stats.gets };
     let flipEvents = 0;
     const sub = g.device.onDisplayEvent((e) => { if (e.kind === 'flip') flipEvents++; });
     t.after(() => sub.dispose());
@@ -56,14 +56,14 @@ for (const kind of KINDS) {
     assert.equal(after.flips, before.flips, 'no flip latched in the guest');
     assert.equal(flipEvents, 0, 'no flip seen by the device');
     assert.equal(after.writesApplied, before.writesApplied, 'no register write');
-    assert.notEqual(digest(shown.mapping), before.hash, 'the held dma-buf shows new pixels');
+    assert.notEqual(digest(shown.buffer.mapping), before.hash, 'the held dma-buf shows new pixels');
     const now = primary(g);
-    assert.equal(now.dmabufId, shown.id, 'same buffer, same id');
-    assert.equal(g.exporter.gets, before.gets, 'no new GET');
+    assert.equal(now.dmabufId, shown.buffer.id, 'same buffer, same id');
+    assert.equal(g.display.stats.gets, before.gets, 'no new GET');
 
     const dirty: number[] = [];
     g.vgpu.dirtyLog.fetchAndClear(0, g.vgpu.memory.pageCount, (p) => dirty.push(p));
-    const front = pagesOf(shown.mapping);
+    const front = pagesOf(shown.buffer.mapping);
     assert.ok(dirty.length > 0, 'the dirty log reports the drawing');
     assert.ok(dirty.every((p) => front.has(p)), 'every dirty page belongs to the buffer on screen');
     assert.ok(dirty.length < front.size, `only what changed: ${dirty.length} of ${front.size} pages`);

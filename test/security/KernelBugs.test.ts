@@ -19,8 +19,8 @@ import { EmulatedKernel } from '../../src/vfio/EmulatedKernel.ts';
 import { GvtMdev } from '../../src/vfio/GvtMdev.ts';
 import type { OpenFile } from '../../src/vfio/OpenFile.ts';
 import { PROT_READ, PROT_WRITE, type Mapping } from '../../src/vfio/Sys.ts';
-import { asBochs, asGvt, bochsMode, gvtPrimary, mapGtt } from '../../src/vfio/testing/Fixtures.ts';
-import { getDmabuf, query } from '../../src/vfio/testing/Ioctl.ts';
+import { asBochs, asGvt, bochsMode, gvtPrimary, mapGtt } from '../../src/testkit/VfioFixtures.ts';
+import { getDmabuf, query } from '../../src/testkit/Ioctl.ts';
 
 const DMABUF = 2;
 

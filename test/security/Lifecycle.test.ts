@@ -12,7 +12,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
-import { RealClock } from '../../src/base/Clock.ts';
 import { Errno } from '../../src/base/Errno.ts';
 import type { DisplayStatus } from '../../src/display/DisplayConsole.ts';
 import { VfioDisplay } from '../../src/display/VfioDisplay.ts';
@@ -25,8 +24,8 @@ import { Lab } from '../../src/lab/Lab.ts';
 import { Msg, StatusCode, type ServerMessage } from '../../src/protocol/RemoteProtocol.ts';
 import { ErrorCode } from '../../src/server/ClientSession.ts';
 import { LabServer } from '../../src/server/LabServer.ts';
-import { doubleBuffered, flip, gvtVm } from '../../src/server/testing/LabRig.ts';
-import { TestClient } from '../../src/server/testing/TestClient.ts';
+import { doubleBuffered, flip, gvtVm } from '../../src/testkit/node/LabRig.ts';
+import { TestClient } from '../../src/testkit/node/TestClient.ts';
 import { VmRegistry } from '../../src/server/VmRegistry.ts';
 import { DmabufFile } from '../../src/vfio/DmabufFile.ts';
 import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
@@ -265,10 +264,10 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     for (const g of [victim, other]) {
       await g.boot();
       g.startVblank(16);
-      await g.vm.waitForText(PROMPT.trim(), WAIT_MS);
+      await g.waitForScreen(PROMPT.trim(), WAIT_MS);
       g.vm.typeText('flip-demo\n');
       await g.vm.waitFor((st) => st.animating && st.activeVt === 7, WAIT_MS, 'flip-demo running');
-      const d = new VfioDisplay(host.kernel, g.fd, { clock: new RealClock(), policy: 'timer', intervalMs: 16 });
+      const d = g.takeDisplay(); // the VM's one display client: timer policy, 16 ms, real time
       displays.push(d);
       d.start();
     }
@@ -380,11 +379,10 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     assert.equal(g.plug({ width: 1024, height: 768 }), 0, 'a new monitor: the guest sets a new mode');
     // Wait until the guest settled in its new mode and the display failed on exactly that plane:
     // from then on the idle fbcon sends no device event that could trigger another attempt.
-    await g.vm.waitForText(PROMPT.trim(), WAIT_MS);
     await g.vm.waitFor((s) => s.width === 1024, WAIT_MS, 'the guest in its new mode');
     const settled = (s: DisplayStatus): boolean => {
       const id = g.query().info.dmabufId;
-      return s.errno === Errno.EMFILE && d.planeInfo(PlaneType.PRIMARY).id === id &&
+      return s.errno === Errno.EMFILE && d.planeInfo(PlaneType.PRIMARY).dmabufId === id &&
         s.message.includes(`GET_GFX_DMABUF(${id})`);
     };
     const st = await statusWhere(d, settled, 'EMFILE on the new plane');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../../guest/host/startWorker.ts';
 
 interface Report { kind: string; conn?: number; type?: number; sock?: number; messages?: number; id?: number; message?: string }
 
@@ -23,10 +25,12 @@ export class WireProbe {
   private _error: string | undefined;
 
   private constructor() {
-    const api = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./WireClient.ts', import.meta.url).href;
-    const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    this._child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    // From the sources the child registers tsx first; compiled (the package) it runs the .js.
+    const entry = siblingModule('./WireClient.ts', import.meta.url);
+    const argv = entry.pathname.endsWith('.ts')
+      ? ['--input-type=module', '-e', `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`]
+      : [fileURLToPath(entry)];
+    this._child = spawn(process.execPath, argv, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this._child.on('message', (m: Report) => this._onReport(m));

@@ -31,7 +31,7 @@ export const latencySection: BenchSection = {
         `client's socket (*wire*). ${s.reps} runs of ${s.windowMs} ms per policy, policies taking turns in each run; ` +
         'figures are the median of the per-run percentiles (min–max). *dropped*: flips overtaken by the next ' +
         'flip before the client looked (a polling client never shows them). *virtual* is the display client\'s own ' +
-        'virtual-time measurement of the same case (no scheduling noise; `src/display/bench`).',
+        'virtual-time measurement of the same case (no scheduling noise; `src/bench/FlipLatency.ts`).',
       '',
       mdTable(['policy', 'scanout p50', 'scanout p99', 'scanout mean', 'wire p50', 'wire p99', 'wire mean', 'samples',
         'dropped', 'virtual p50 / p99', 'host timer late p99'], names.map((n) => {

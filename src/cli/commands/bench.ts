@@ -1,9 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import {
   BENCH_SECTIONS, runBenchmarks, summaryMarkdown, writeReport, type BenchRunOptions, type BenchRunResult,
 } from '../../bench/BenchRun.ts';
 import type { BenchMode } from '../../bench/Sizes.ts';
+import { integer, list, oneOf, outputFile } from '../Flags.ts';
 
 export { BENCH_SECTIONS };
 
@@ -22,24 +23,6 @@ export function runBench(opts: BenchOptions, log: (line: string) => void = () =>
     mode, log, ...(opts.flips !== undefined ? { flips: opts.flips } : {}), ...(opts.only ? { only: opts.only } : {}),
   };
   return runBenchmarks(o);
-}
-
-function flipCount(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000_000) {
-    throw new InvalidArgumentError('expected an integer in 1..10000000');
-  }
-  return n;
-}
-
-function sectionList(v: string): string[] {
-  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const known = BENCH_SECTIONS.map((s) => s.name);
-  const bad = names.filter((n) => !known.includes(n));
-  if (names.length === 0 || bad.length > 0) {
-    throw new InvalidArgumentError(`expected a comma-separated list of ${known.join(', ')}`);
-  }
-  return names;
 }
 
 export interface BenchCliOptions {
@@ -62,9 +45,10 @@ export function register(program: Command): void {
       'density, remote display, memory; prints a summary and writes bench/REPORT.md with SVG charts')
     .option('--quick', 'a one-minute version (smaller sizes, fewer runs); reports to bench/REPORT-quick.md')
     .option('--json [file]', 'JSON results to FILE, or to stdout (alone) when no FILE is given')
-    .option('--flips <n>', 'flips in the flip storm (default 100000; 10000 with --quick)', flipCount)
-    .option('--only <sections>', `run only these sections (${BENCH_SECTIONS.map((s) => s.name).join(',')})`, sectionList)
-    .option('--report <file>', 'where to write the Markdown report (charts go to its charts/ folder)')
+    .option('--flips <n>', 'flips in the flip storm (default 100000; 10000 with --quick)', integer(1, 10_000_000))
+    .option('--only <sections>', `run only these sections (${BENCH_SECTIONS.map((s) => s.name).join(',')})`,
+      list({ item: oneOf(BENCH_SECTIONS.map((s) => s.name)) }))
+    .option('--report <file>', 'where to write the Markdown report (charts go to its charts/ folder)', outputFile)
     .option('--no-report', 'write no report')
     .action(async (opts: BenchCliOptions) => {
       const quick = opts.quick ?? false;

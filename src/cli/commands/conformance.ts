@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { ConformanceReport } from '../../conformance/Check.ts';
-import { formatReport, runConformance } from '../../conformance/ConformanceSuite.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { ALL_CHECKS, formatReport, runConformance } from '../../conformance/ConformanceSuite.ts';
+import { deviceSpec, openDevice } from '../DeviceSpec.ts';
+import { prefixes } from '../Flags.ts';
 
 /**
  * Run the conformance suite on a device spec. Emulated devices get the hooks the device file
@@ -38,12 +39,12 @@ export function register(program: Command): void {
     .command('conformance')
     .description('ABI and behaviour checks for a VFIO display device, through the device file only; ' +
       'exit 0 only if no check failed')
-    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID')
+    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
     .option('--json', 'print the report as JSON')
-    .option('--only <prefixes>', 'run only checks whose name starts with one of these (comma separated)')
-    .action(async (opts: { device: string; json?: boolean; only?: string }) => {
-      const only = opts.only?.split(',').map((s) => s.trim()).filter(Boolean);
-      const report = await conformanceReport(opts.device, only);
+    .option('--only <prefixes>', 'run only checks whose name starts with one of these (comma separated; each must match a check)',
+      prefixes(ALL_CHECKS.map((c) => c.name), 'check'))
+    .action(async (opts: { device: string; json?: boolean; only?: string[] }) => {
+      const report = await conformanceReport(opts.device, opts.only);
       const out = opts.json ? JSON.stringify(reportJson(report), null, 2) : formatReport(report).join('\n');
       process.stdout.write(`${out}\n`);
       process.exitCode = report.failed === 0 ? 0 : 1;

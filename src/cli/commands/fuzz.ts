@@ -1,6 +1,8 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../guest/host/startWorker.ts';
+import { integer, oneOf, u32 } from '../Flags.ts';
 import { abiEngine } from '../../fuzz/AbiFuzzer.ts';
 import { guestEngine } from '../../fuzz/CanaryFuzzer.ts';
 import { newReport, runEngine, type Engine, type EngineName, type FuzzFailure, type FuzzReport } from '../../fuzz/FuzzRun.ts';
@@ -37,39 +39,16 @@ interface FuzzCliOptions {
   json?: boolean;
 }
 
-function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 0 || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer in 0..${max}`);
-    }
-    return n;
-  };
-}
-
-function parseSeed(v: string): number {
-  const n = /^0x[0-9a-f]+$/i.test(v.trim()) ? Number.parseInt(v, 16) : Number(v);
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(v.trim()) || !Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) {
-    throw new InvalidArgumentError('seed must be a u32 (decimal or 0x hex)');
-  }
-  return n;
-}
-
-function parseEngine(v: string): EngineName {
-  if (v !== 'abi' && v !== 'guest') throw new InvalidArgumentError("must be 'abi' or 'guest'");
-  return v;
-}
-
 export function register(program: Command): void {
   program
     .command('fuzz')
     .description('run the ABI and guest (canary) fuzzers; reproducible from --seed')
-    .option('--cases <n>', 'ABI cases (with --only guest: guest cases)', positiveInt('--cases'), 100_000)
-    .option('--guest-cases <n>', 'guest cases (default: a tenth of --cases)', positiveInt('--guest-cases'))
-    .option('--seed <s>', 'u32 seed (default: random, printed)', parseSeed)
-    .option('--only <engine>', 'run one engine: abi | guest', parseEngine)
-    .option('--jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt('--jobs', 64))
-    .option('--replay <case>', 'replay one case of --only ENGINE with a trace', positiveInt('--replay'))
+    .option('--cases <n>', 'ABI cases (with --only guest: guest cases)', integer(0, Number.MAX_SAFE_INTEGER), 100_000)
+    .option('--guest-cases <n>', 'guest cases (default: a tenth of --cases)', integer(0, Number.MAX_SAFE_INTEGER))
+    .option('--seed <s>', 'u32 seed (default: random, printed)', u32)
+    .option('--only <engine>', 'run one engine: abi | guest', oneOf<EngineName>(['abi', 'guest']))
+    .option('--jobs <n>', 'worker threads (default: the number of CPUs)', integer(1, 64))
+    .option('--replay <case>', 'replay one case of --only ENGINE with a trace', integer(0, Number.MAX_SAFE_INTEGER))
     .option('--json', 'print the summary as JSON')
     .action(async (opts: FuzzCliOptions, cmd: Command) => {
       if (opts.replay !== undefined && !opts.only) cmd.error('error: --replay needs --only abi|guest');
@@ -172,9 +151,6 @@ function runInProcess(seed: number, chunks: readonly Chunk[], onChunk: (r: Chunk
 
 /** Workers pull chunks from a queue; the first failure terminates them all. */
 function runInWorkers(seed: number, chunks: readonly Chunk[], jobs: number, onChunk: (r: ChunkResult) => void): Promise<FuzzFailure | undefined> {
-  const api = import.meta.resolve('tsx/esm/api');
-  // The worker runs this same module; tsx must be registered in the worker before it loads.
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const queue = [...chunks];
   const workers: Worker[] = [];
   return new Promise((resolve) => {
@@ -196,7 +172,8 @@ function runInWorkers(seed: number, chunks: readonly Chunk[], jobs: number, onCh
       w.postMessage({ seed, chunk });
     };
     for (let i = 0; i < jobs; i++) {
-      const w = new Worker(boot, { eval: true, workerData: { tag: WORKER_TAG } });
+      // The worker runs this same module (from source under tsx, or compiled).
+      const w = startModuleWorker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG } });
       workers.push(w);
       running++;
       w.on('message', (r: ChunkResult) => {

@@ -26,7 +26,7 @@ describe('vgpu-display probe', () => {
     assert.ok(r.primary?.enabled);
     assert.deepEqual([r.primary.format, r.primary.modifierName, r.primary.width, r.primary.height], ['XRGB8888', 'LINEAR', 1024, 768]);
     assert.ok(r.cursor?.enabled);
-    assert.deepEqual([r.cursor.format, r.cursor.x, r.cursor.y, r.cursor.hotX, r.cursor.hotY], ['ARGB8888', 100, 50, 1, 1]);
+    assert.deepEqual([r.cursor.format, r.cursor.xPos, r.cursor.yPos, r.cursor.xHot, r.cursor.yHot], ['ARGB8888', 100, 50, 1, 1]);
     assert.deepEqual(r.cache.map((e) => e.shown).sort(), ['cursor', 'primary']);
     assert.equal(r.stats.gets, 2);
     assert.equal(r.stats.bytesCopied, 0);
@@ -50,7 +50,7 @@ describe('vgpu-display probe', () => {
     const r = await probeDevice('emulated:mdpy-vga');
     assert.equal(r.mode, 'region');
     assert.equal(r.cursor, null);
-    assert.equal(r.primary?.id, 16);
+    assert.equal(r.primary?.regionIndex, 16);
     assert.equal(r.stats.bytesCopied, 640 * 4 * 480);
     assert.match(formatProbe(r), /region_index 16/);
   });
@@ -59,9 +59,9 @@ describe('vgpu-display probe', () => {
     const program = new Command().exitOverride();
     register(program);
     const out = await capture(() => program.parseAsync(['node', 'vgpu-display', 'probe', '--device', 'emulated:gvt', '--demo', '--json']).then(() => {}));
-    const j = JSON.parse(out) as { mode: string; primary: { modifier: string }; cache: unknown[] };
+    const j = JSON.parse(out) as { mode: string; primary: { drmFormatMod: string }; cache: unknown[] };
     assert.equal(j.mode, 'dmabuf');
-    assert.equal(j.primary.modifier, '0x0000000000000000');
+    assert.equal(j.primary.drmFormatMod, '0x0000000000000000');
     assert.equal(j.cache.length, 2);
     await assert.rejects(probeDevice('emulated:nope'), /unknown mdev type/);
     await assert.rejects(probeDevice('/dev/null'), /expected emulated/);

@@ -1,16 +1,15 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { RealClock } from '../../base/Clock.ts';
 import { errnoName } from '../../base/Errno.ts';
 import { formatName } from '../../kms/Fourcc.ts';
 import { modifierName } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
-import type { DisplayStats } from '../../display/VfioDisplay.ts';
-import { VfioDisplay } from '../../display/VfioDisplay.ts';
-import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
-import { setupDemoScanout } from '../../display/testing/DemoScanout.ts';
+import { VfioDisplay, type DisplayStats, type PlaneReply } from '../../display/VfioDisplay.ts';
+import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
-import { openDevice } from '../DeviceSpec.ts';
-import { planeJson, type PlaneJson } from '../PlaneJson.ts';
+import { deviceSpec, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
+import { integer } from '../Flags.ts';
+import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 import { formatQemuProbe, qemuAction, qemuProbe } from '../QemuCli.ts';
 
 /** A plane as probe reports it: the CLI's common plane shape plus the query result. */
@@ -46,11 +45,11 @@ export interface ProbeReport {
 
 const hex64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
 
-function planeReport(p: PlaneSnapshot): PlaneReport {
+function planeReport(p: PlaneReply, union: 'dmabufId' | 'regionIndex'): PlaneReport {
   return {
     result: p.result < 0 ? errnoName(p.result) : 'ok',
     enabled: p.result === 0 && p.drmFormat !== 0 && p.size !== 0,
-    ...planeJson(p),
+    ...planeJson(p, union),
   };
 }
 
@@ -69,6 +68,7 @@ export async function probeDevice(
     const display = new VfioDisplay(dev.sys, dev.fd, { clock: new RealClock(), policy: 'timer', cacheSize });
     try {
       const mode = display.probe();
+      const union = mode === 'region' ? 'regionIndex' : 'dmabufId';
       if (mode === 'none') {
         display.console.setStatus('no-display', "device doesn't support any (known) display method");
       } else {
@@ -76,8 +76,8 @@ export async function probeDevice(
       }
       return {
         device: spec, real: dev.real, demo, mode,
-        primary: mode === 'none' ? null : planeReport(display.planeInfo(PlaneType.PRIMARY)),
-        cursor: mode === 'dmabuf' ? planeReport(display.planeInfo(PlaneType.CURSOR)) : null,
+        primary: mode === 'none' ? null : planeReport(display.planeInfo(PlaneType.PRIMARY), union),
+        cursor: mode === 'dmabuf' ? planeReport(display.planeInfo(PlaneType.CURSOR), union) : null,
         cacheCapacity: cacheSize,
         cache: display.cacheEntries().map((e) => ({
           id: e.id, fd: e.fd, shown: e.shown, format: formatName(e.drmFormat), modifier: modifierName(e.modifier),
@@ -98,10 +98,10 @@ function planeLine(name: string, p: PlaneReport | null, idName: string): string 
   if (p === null) return `${name.padEnd(8)}-`;
   if (p.result !== 'ok') return `${name.padEnd(8)}QUERY failed: ${p.result}`;
   if (!p.enabled) return `${name.padEnd(8)}disabled`;
-  const hot = p.hotX === null || p.hotY === null ? 'unknown' : `(${p.hotX}, ${p.hotY})`;
-  const pos = name === 'cursor' ? ` at (${p.x}, ${p.y}) hotspot ${hot}` : '';
+  const hot = p.xHot === null || p.yHot === null ? 'unknown' : `(${p.xHot}, ${p.yHot})`;
+  const pos = name === 'cursor' ? ` at (${p.xPos}, ${p.yPos}) hotspot ${hot}` : '';
   return `${name.padEnd(8)}${p.format} ${p.modifierName} ${p.width}x${p.height} stride ${p.stride} size ${p.size}` +
-    `${pos} ${idName} ${p.id}`;
+    `${pos} ${idName} ${planeId(p)}`;
 }
 
 export function formatProbe(r: ProbeReport): string {
@@ -122,24 +122,22 @@ export function formatProbe(r: ProbeReport): string {
   return lines.join('\n');
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 2 || n > 1024) throw new InvalidArgumentError('expected an integer in 2..1024');
-  return n;
-}
+/** Said when an emulated vGPU shows nothing: a fresh one has no guest driving it. */
+export const NO_GUEST_HINT = 'nothing is scanned out: an emulated vGPU has no guest until one boots on it; ' +
+  'try probe --demo (a demo scanout) or snapshot --scenario (a booted guest)';
 
 export function register(program: Command): void {
   program
     .command('probe')
     .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
       'after one refresh')
-    .option('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID')
+    .option('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
     .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
-    .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', Number)
+    .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', integer(0, 0xffffffff))
     .option('--json', 'print the report as JSON')
     .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
-    .option('--cache-size <n>', 'consumer dma-buf cache size', positiveInt, 8)
-    .action(async (opts: { device?: string; qemu?: string; qemuConsole?: number; json?: boolean; demo?: boolean; cacheSize: number }) => {
+    .option('--cache-size <n>', 'consumer dma-buf cache size', integer(2, 1024), 8)
+    .action(async (opts: { device?: string; qemu?: string; qemuConsole?: number; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
       if (opts.qemu !== undefined || opts.device === undefined) {
         return qemuAction('probe', async () => {
           if (opts.qemu === undefined || opts.device !== undefined) throw new RangeError('give one of --device or --qemu');
@@ -147,7 +145,9 @@ export function register(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify(q, null, 2)}\n` : `${formatQemuProbe(q)}\n`);
         });
       }
+      if (opts.demo && !isEmulatedSpec(opts.device)) cmd.error('error: --demo works with emulated devices only');
       const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);
+      if (!report.real && !report.demo && !report.primary?.enabled) process.stderr.write(`vgpu-display probe: ${NO_GUEST_HINT}\n`);
     });
 }

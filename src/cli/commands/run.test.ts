@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Msg } from '../../protocol/RemoteProtocol.ts';
-import { TestClient } from '../../server/testing/TestClient.ts';
+import { TestClient } from '../../testkit/node/TestClient.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/vgpu-display.mjs', import.meta.url));
 

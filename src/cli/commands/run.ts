@@ -1,40 +1,33 @@
 import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, openDevice, vmSpec } from '../DeviceSpec.ts';
+import { isLoopbackAddress } from '../../server/AccessPolicy.ts';
+import { ServerConfigError } from '../../server/ServerConfigError.ts';
+import { integer, list, listenAddress, nonEmpty, repeatable } from '../Flags.ts';
 import type { QemuMachine } from '../../qemu/QemuMachine.ts';
-import { startQemus } from '../QemuCli.ts';
-
-function positiveInt(name: string, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidArgumentError(`${name} must be an integer in 0..${max}`);
-    return n;
-  };
-}
+import { qemuSpecFlag, startQemus } from '../QemuCli.ts';
 
 export function register(program: Command): void {
   program
     .command('run')
     .description('the lab: an emulated host with VMs (guests in workers), live in a browser')
-    .option('--vms <list>', 'comma-separated VM kinds or mdev types (gvt, bochs, i915-GVTg_V5_8, mbochs-large, ...)', 'gvt,bochs')
+    .option('--vms <list>', 'comma-separated VM kinds or mdev types (gvt, bochs, i915-GVTg_V5_8, mbochs-large, ...); "" for none',
+      list({ max: 64, allowEmpty: true, item: vmSpec }), ['gvt', 'bochs'])
     .addOption(new Option('--refresh <policy>', 'display refresh policy').choices(['timer', 'event', 'dirty']).default('dirty'))
-    .option('--interval <ms>', 'refresh interval for the timer policy (and dirty-log scans)', positiveInt('--interval', 10_000), 16)
-    .option('--listen <address>', 'address to listen on (a non-loopback address needs --token)', '127.0.0.1')
-    .option('--port <port>', 'port (the next free one is used when it is taken)', positiveInt('--port', 65535), 8080)
-    .option('--token <token>', 'access token, required when listening on a non-loopback address')
-    .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--interval <ms>', 'refresh interval for the timer policy (and dirty-log scans)', integer(1, 10_000), 16)
+    .option('--listen <address>', 'address to listen on (a non-loopback address needs --token)', listenAddress, '127.0.0.1')
+    .option('--port <port>', 'port (the next free one is used when it is taken; 0: any)', integer(0, 65535), 8080)
+    .option('--token <token>', 'access token, required when listening on a non-loopback address', nonEmpty)
+    .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', repeatable(deviceSpec), [] as string[])
     .option('--open', 'open the viewer in a browser', false)
-    .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', Number)
-    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
-      const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms.split(',').map((s) => s.trim()).filter(Boolean);
-      if (vms.length > 64 || vms.length + o.device.length + o.qemu.length === 0) {
-        console.error('vgpu-display run: --vms takes up to 64 entries, and there must be a VM or a --device');
-        process.exitCode = 2;
-        return;
-      }
+    .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', repeatable(qemuSpecFlag), [] as string[])
+    .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
+    .action(async (o: { vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
+      const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
+      if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms), a --device or a --qemu');
+      // The server refuses this too, but only after the devices below were opened.
+      if (!isLoopbackAddress(o.listen) && o.token === undefined) cmd.error(`error: --listen ${o.listen} is not loopback: it needs --token`);
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
         try {
@@ -56,12 +49,10 @@ export function register(program: Command): void {
         for (const q of qemus) q.dispose();
         for (const d of devices) d.close();
         console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = err instanceof RangeError ? 2 : 1;
+        // Every flag was checked above; only a server option it refuses is still a usage error.
+        process.exitCode = err instanceof ServerConfigError || err instanceof RangeError ? 2 : 1;
         return;
       }
-      const url = lab.server!.url;
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
-      if (o.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
       let stopping = false;
       const stop = (): void => {
         if (stopping) return;
@@ -69,7 +60,11 @@ export function register(program: Command): void {
         console.log('\nstopping…');
         void lab.stop().then(() => { for (const q of qemus) q.dispose(); console.log('stopped'); process.exit(0); });
       };
+      // Before the URL is printed: whoever reads it may stop the lab at once.
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      const url = lab.server!.url;
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
+      if (o.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
     });
 }

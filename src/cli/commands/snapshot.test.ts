@@ -34,7 +34,7 @@ describe('vgpu-display snapshot', () => {
     assert.deepEqual(text, ['vgpu-os 1.0 tty2', 'root@vgpu:~#']);
     assert.equal(s.cursor, null, 'bochs has no cursor plane');
     assert.equal(s.primary.format, 'XRGB8888');
-    assert.equal(s.primary.id, s.run.fbconId, 'tty2 shares the fbcon buffer');
+    assert.equal(s.primary.dmabufId, s.run.fbconId, 'tty2 shares the fbcon buffer');
   });
 
   it('gvt desktop: the session with the cursor plane composed at its position', async () => {
@@ -42,12 +42,12 @@ describe('vgpu-display snapshot', () => {
     const img = decodePng(s.png);
     assert.deepEqual([img.width, img.height], [640, 480]);
     assert.ok(s.cursor, 'a cursor plane');
-    assert.deepEqual([s.cursor.format, s.cursor.width, s.cursor.hotX, s.cursor.hotY], ['ARGB8888', 64, 0, 0]);
-    assert.notEqual(s.primary.id, s.run.fbconId, 'the session buffer, not the console');
+    assert.deepEqual([s.cursor.format, s.cursor.width, s.cursor.xHot, s.cursor.yHot], ['ARGB8888', 64, 0, 0]);
+    assert.notEqual(s.primary.dmabufId, s.run.fbconId, 'the session buffer, not the console');
     // The arrow's tip is the cursor plane's top-left pixel: opaque and not the desktop colour.
-    const tip = rgbAt(img, s.cursor.x + 1, s.cursor.y + 2);
-    const beside = rgbAt(img, s.cursor.x + 40, s.cursor.y + 2);
-    assert.notDeepEqual(tip, beside, `cursor drawn at (${s.cursor.x}, ${s.cursor.y})`);
+    const tip = rgbAt(img, s.cursor.xPos + 1, s.cursor.yPos + 2);
+    const beside = rgbAt(img, s.cursor.xPos + 40, s.cursor.yPos + 2);
+    assert.notDeepEqual(tip, beside, `cursor drawn at (${s.cursor.xPos}, ${s.cursor.yPos})`);
     const [r, g, b] = rgbAt(img, 5, 470);
     assert.ok(b! > r! && b! > 0, `the desktop gradient, not the black console: ${[r, g, b]}`);
   });
@@ -101,7 +101,7 @@ describe('snapshot without a scenario: the device as it is', () => {
     assert.equal(img.width, c.primary.width, 'PNG at guest resolution');
     assert.equal(img.height, c.primary.height);
     assert.equal(c.real, false);
-    assert.ok(c.primary.id > 0, 'a dma-buf id');
+    assert.ok((c.primary.dmabufId ?? 0) > 0, 'a dma-buf id');
   });
 
   it('refuses a device that shows nothing, and a scenario on a non-emulated device, with a reason', async () => {

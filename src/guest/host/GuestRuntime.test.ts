@@ -1,28 +1,63 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DirtyLog } from '../../gpu/DirtyLog.ts';
-import { GuestMemory } from '../../gpu/GuestMemory.ts';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../kms/Modifier.ts';
 import { PlaneType } from '../../kms/PlaneType.ts';
+import { gvtMmio } from '../../lab/GuestMmio.ts';
+import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
+import { buildEdid } from '../../vgpu/Edid.ts';
+import type { GvtDevice } from '../../vgpu/gvt/GvtDevice.ts';
 import type { DecodedPlane } from '../../vgpu/Plane.ts';
+import { layoutForModifier } from '../../kms/Tiling.ts';
 import { BTN, KEY } from '../os/Evdev.ts';
 import { PROMPT } from '../os/Shell.ts';
-import { SimpleFbDevice } from './SimpleFbDevice.ts';
+import { Surface } from '../os/Surface.ts';
+import { surfaceText } from '../os/TextOcr.ts';
 import { Vm } from './Vm.ts';
 
+const edid = (width: number, height: number): Uint8Array => buildEdid({ width, height, name: 'test-monitor' });
+
+/** A gvt vGPU and its guest worker, glued as the lab glues them, on a w×h monitor. */
 function machine(w = 800, h = 600) {
-  const memory = new GuestMemory(48 << 20);
-  const dirtyLog = new DirtyLog(memory.pageCount);
-  const dev = new SimpleFbDevice(memory, SimpleFbDevice.edid(w, h));
+  const vgpu = new EmulatedHost().createVgpu('gvt');
+  const dev = vgpu.device as GvtDevice;
+  const { memory, dirtyLog, link } = vgpu;
+  link.setEdid(edid(w, h), true);
   const vm = new Vm({
-    kind: 'simplefb', memory, dirtyLog, mmio: dev, name: 'sfb',
-    scanout: () => dev.decodePlane(PlaneType.PRIMARY),
+    kind: 'gvt', memory, dirtyLog, mmio: gvtMmio(dev, link), name: 'gvt',
   });
-  return { memory, dirtyLog, dev, vm };
+  return { memory, dirtyLog, dev, link, vm };
 }
 
-function primary(dev: SimpleFbDevice): DecodedPlane {
+/** OCR of the plane the device decodes (the guest's view; the lab reads the exported dma-buf). */
+function screenText(vm: Vm, dev: GvtDevice): string[] {
+  const d = dev.decodePlane(PlaneType.PRIMARY);
+  if (!d || typeof d === 'number') return [];
+  const tiling = layoutForModifier(d.modifier);
+  if (!tiling) return [];
+  const s = new Surface(vm.memory, undefined, {
+    pages: d.pages, width: d.width, height: d.height, stride: d.stride, format: d.drmFormat, tiling,
+  });
+  return surfaceText(s);
+}
+
+/** The screen lines once one matches (substring, or a RegExp over all text); read on new content. */
+async function waitForText(vm: Vm, dev: GvtDevice, match: string | RegExp): Promise<string[]> {
+  const test = (lines: string[]): boolean =>
+    typeof match === 'string' ? lines.some((l) => l.includes(match)) : match.test(lines.join('\n'));
+  let key = NaN;
+  let last: string[] = [];
+  await vm.waitFor((st) => {
+    const k = st.content + st.flips * 65_537;
+    if (k === key) return false;
+    key = k;
+    last = screenText(vm, dev);
+    return test(last);
+  }, 10_000, `text ${String(match)}`);
+  return last;
+}
+
+function primary(dev: GvtDevice): DecodedPlane {
   const p = dev.decodePlane(PlaneType.PRIMARY);
   assert.ok(p && typeof p === 'object', `primary plane: ${String(p)}`);
   return p;
@@ -38,8 +73,8 @@ test('the guest OS boots in a worker, drives the device, and answers the shell',
   t.after(() => vm.dispose());
   vm.startVblank(4);
   await vm.boot();
-  const boot = await vm.waitForText(PROMPT.trimEnd());
-  assert.ok(boot.some((l) => l.includes('display: simplefb, EDID preferred 800x600@60')), boot.join('\n'));
+  const boot = await waitForText(vm, dev, PROMPT.trimEnd());
+  assert.ok(boot.some((l) => l.includes('display: gvt, EDID preferred 800x600@60')), boot.join('\n'));
   const p0 = primary(dev);
   assert.deepEqual([p0.width, p0.height, p0.drmFormat, p0.modifier], [800, 600, DRM_FORMAT.XRGB8888, DRM_FORMAT_MOD.LINEAR]);
   assert.match(await vm.waitForLog('boot complete'), /prompt "root@vgpu:~# "/);
@@ -47,18 +82,18 @@ test('the guest OS boots in a worker, drives the device, and answers the shell',
   // Every pixel write is in the dirty log: typing dirties fbcon pages only.
   dirtyLog.fetchAndClear(0, memory.pageCount, () => {});
   vm.typeText('echo hello from the guest\n');
-  await vm.waitForText('hello from the guest');
+  await waitForText(vm, dev, 'hello from the guest');
   const fbPages = new Set(p0.pages);
   const dirty: number[] = [];
   dirtyLog.fetchAndClear(0, memory.pageCount, (p) => dirty.push(p));
   assert.ok(dirty.length > 0 && dirty.every((p) => fbPages.has(p)), 'dirty.length > 0 && dirty.every((p) => fbPages.has(p))');
 
   vm.typeText('mode 10x10\n');
-  await vm.waitForText('mode: invalid size 10x10');
+  await waitForText(vm, dev, 'mode: invalid size 10x10');
   assert.equal(identity(primary(dev)), identity(p0), 'a bad mode changes nothing');
 
   vm.typeText('info\n');
-  const info = await vm.waitForText(/simplefb: PRI_CTL=1/);
+  const info = await waitForText(vm, dev, /gvt: PIPECONF=0x[0-9a-f]+ PLANE_CTL=0x8/);
   assert.ok(info.some((l) => l.includes('mode: 800x600 XRGB8888 linear')), 'info.some((l) => l.includes(\'mode: 800x600 XRGB8888 linear\'))');
 });
 
@@ -67,7 +102,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   t.after(() => vm.dispose());
   vm.startVblank(4);
   await vm.boot();
-  await vm.waitForText(PROMPT.trimEnd());
+  await waitForText(vm, dev, PROMPT.trimEnd());
   const fbcon = identity(primary(dev));
 
   vm.typeText('flip-demo\n');
@@ -97,11 +132,11 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   // Back to the console: the very same fbcon buffer, and no cursor plane.
   vm.switchVt(1);
   await vm.waitFor((st) => st.activeVt === 1, 10_000, 'tty1');
-  await vm.waitForText('flip-demo');
+  await waitForText(vm, dev, 'flip-demo');
   assert.equal(identity(primary(dev)), fbcon);
   assert.equal(dev.decodePlane(PlaneType.CURSOR), null);
   vm.typeText('flip-demo off\n');
-  await vm.waitForText('flip-demo: off');
+  await waitForText(vm, dev, 'flip-demo: off');
 
   // And tty7 again: one of the session buffers we have seen.
   const before = vm.status.flips;
@@ -121,7 +156,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   assert.ok(sessionBuffers.has(identity(primary(dev))), 'sessionBuffers.has(identity(primary(dev)))');
 
   vm.sendChord(KEY.LEFTCTRL, KEY.LEFTALT, KEY.F2);
-  await vm.waitForText('vgpu-os 1.0 tty2');
+  await waitForText(vm, dev, 'vgpu-os 1.0 tty2');
   assert.equal(identity(primary(dev)), fbcon, 'tty2 shares the fbcon buffer');
   const exit = await vm.stop();
   assert.equal(exit.reason, 'halted');
@@ -133,21 +168,21 @@ test('mode changes at run time reach the device; a hotplug brings a new preferre
   t.after(() => vm.dispose());
   vm.startVblank(4);
   await vm.boot();
-  await vm.waitForText(PROMPT.trimEnd());
+  await waitForText(vm, dev, PROMPT.trimEnd());
   vm.typeText('mode 800x600@RGB565+xtiled\n');
-  await vm.waitForText('mode: 800x600 RGB565 x');
+  await waitForText(vm, dev, 'mode: 800x600 RGB565 x');
   const p = primary(dev);
   assert.deepEqual([p.width, p.height, p.drmFormat, p.modifier, p.stride], [800, 600, DRM_FORMAT.RGB565, DRM_FORMAT_MOD.I915_X_TILED, 2048]);
-  const lines = vm.screenText()!;
+  const lines = screenText(vm, dev);
   assert.ok(lines.some((l) => l.includes('mode: 800x600 RGB565 x')), 'OCR reads the tiled RGB565 console');
 
-  const { vm: vm2, dev: dev2 } = machine(640, 480);
+  const { vm: vm2, dev: dev2, link: link2 } = machine(640, 480);
   t.after(() => vm2.dispose());
   vm2.startVblank(4);
   await vm2.boot();
-  await vm2.waitForText(PROMPT.trimEnd());
-  dev2.plug(SimpleFbDevice.edid(1024, 768));
+  await waitForText(vm2, dev2, PROMPT.trimEnd());
+  link2.setEdid(edid(1024, 768), true);
   await vm2.waitFor(() => primary(dev2).width === 1024, 10_000, 'hotplug mode latched');
   assert.equal(primary(dev2).height, 768);
-  await vm2.waitForText(PROMPT.trimEnd());
+  await waitForText(vm2, dev2, PROMPT.trimEnd());
 });

@@ -5,7 +5,7 @@ import { GuestMemory } from '../../gpu/GuestMemory.ts';
 import type { MmioTarget } from './HostPort.ts';
 import { Vm, type VmExit } from './Vm.ts';
 
-const fixture = (name: string): URL => new URL(`./fixtures/${name}.ts`, import.meta.url);
+const fixture = (name: string): URL => new URL(`../../testkit/guest/${name}.ts`, import.meta.url);
 
 class Recorder implements MmioTarget {
   public readonly writes: Array<[number, number, number | bigint]> = [];
@@ -88,16 +88,16 @@ test('a guest that exhausts its heap dies alone', async () => {
 
 test('configuration errors are RangeErrors; an unknown kind is refused up front', () => {
   assert.throws(() => new Vm({ kind: 'nope', memory: new GuestMemory(1 << 20), mmio: new Recorder() }), /no guest driver for device kind 'nope'/);
-  assert.throws(() => new Vm({ kind: 'simplefb', memory: new GuestMemory(1 << 20), mmio: new Recorder(), ringSlots: 100 }), RangeError);
+  assert.throws(() => new Vm({ kind: 'gvt', memory: new GuestMemory(1 << 20), mmio: new Recorder(), ringSlots: 100 }), RangeError);
 });
 
 test('stop() before boot and dispose() are safe; a destroyed VM reports it', async () => {
-  const vm = new Vm({ kind: 'simplefb', memory: new GuestMemory(1 << 20), mmio: new Recorder(), dirtyLog: new DirtyLog(256) });
+  const vm = new Vm({ kind: 'gvt', memory: new GuestMemory(1 << 20), mmio: new Recorder(), dirtyLog: new DirtyLog(256) });
   assert.deepEqual(await vm.stop(), { reason: 'halted' });
   vm.dispose();
   const vm2 = program('Hang', new Recorder(), { watchdogMs: 60_000 });
   const done = exited(vm2);
   await vm2.boot();
-  vm2.destroy();
+  vm2.dispose();
   assert.deepEqual(await done, { reason: 'destroyed' });
 });

@@ -4,28 +4,22 @@ import { Disposable, type IDisposable } from '../../base/Disposable.ts';
 import { Emitter } from '../../base/Emitter.ts';
 import type { DirtyLog } from '../../gpu/DirtyLog.ts';
 import type { GuestMemory } from '../../gpu/GuestMemory.ts';
-import { layoutForModifier } from '../../kms/Tiling.ts';
-import type { PlaneDecode } from '../../vgpu/Plane.ts';
 import { driverKinds } from '../os/Drivers.ts';
 import type { GuestStatus } from '../os/GuestOs.ts';
 import { charKey, KEY } from '../os/Evdev.ts';
-import { Surface } from '../os/Surface.ts';
-import { surfaceText } from '../os/TextOcr.ts';
 import { Ctl, GuestChannel, GuestState, InputType, St } from './GuestChannel.ts';
 import type { GuestBootData } from './GuestRuntime.ts';
 import { HostPort, type MmioTarget } from './HostPort.ts';
 import { startWorker } from './startWorker.ts';
 
 export interface VmOptions {
-  /** Device kind; selects the guest's display driver ('simplefb'; 'gvt', 'bochs' when they land). */
+  /** Device kind; selects the guest's display driver ('gvt', 'bochs'). */
   readonly kind: string;
   readonly memory: GuestMemory;
   /** The dirty-page log the guest marks on every pixel write. */
   readonly dirtyLog?: DirtyLog;
   /** The mediator's register window for this VM. */
   readonly mmio: MmioTarget;
-  /** The primary plane as the mediator decodes it; enables screenText()/waitForText(). */
-  readonly scanout?: () => PlaneDecode;
   readonly name?: string;
   /** Passed to the guest driver (e.g. VRAM placement for bochs). */
   readonly driverOptions?: Readonly<Record<string, string | number | boolean>>;
@@ -147,11 +141,6 @@ export class Vm extends Disposable {
     this._clock = opts.clock ?? new RealClock();
     this._channel = new GuestChannel({ regSlots: opts.ringSlots ?? 4096, inputSlots: opts.inputSlots ?? 256 });
     this._host = new HostPort(this._channel, opts.mmio);
-  }
-
-  /** Same as `new Vm(opts)`. */
-  public static create(opts: VmOptions): Vm {
-    return new Vm(opts);
   }
 
   public get state(): VmState {
@@ -282,10 +271,6 @@ export class Vm extends Disposable {
     super.dispose();
   }
 
-  public destroy(): void {
-    this.dispose();
-  }
-
   // ---- interrupts and input ----
 
   /** A vblank: apply queued register writes, latch the device, interrupt the guest. */
@@ -349,24 +334,6 @@ export class Vm extends Disposable {
 
   // ---- observation ----
 
-  /** OCR of the primary plane the mediator decodes; undefined without a scanout source. */
-  public screenText(): string[] | undefined {
-    const get = this._opts.scanout;
-    if (!get) return undefined;
-    const d = get();
-    if (!d || typeof d === 'number') return [];
-    const tiling = layoutForModifier(d.modifier);
-    if (!tiling) return [];
-    try {
-      const s = new Surface(this.memory, undefined, {
-        pages: d.pages, width: d.width, height: d.height, stride: d.stride, format: d.drmFormat, tiling,
-      });
-      return surfaceText(s);
-    } catch {
-      return [];
-    }
-  }
-
   /** Resolves with the status once `pred` holds; rejects on timeout or guest exit. */
   public waitFor(pred: (s: VmStatus) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<VmStatus> {
     return this._waitUntil(() => {
@@ -378,24 +345,6 @@ export class Vm extends Disposable {
   /** Resolves once the guest has latched at least `count` primary-plane flips. */
   public waitForFlips(count: number, timeoutMs = 10_000): Promise<VmStatus> {
     return this.waitFor((s) => s.flips >= count, timeoutMs, `${count} flips`);
-  }
-
-  /** Resolves with the screen lines once one matches (substring, or a RegExp over all text). */
-  public waitForText(match: string | RegExp, timeoutMs = 10_000): Promise<string[]> {
-    if (!this._opts.scanout) {
-      return Promise.reject(new Error(`${this.name}: no scanout source for screen text`));
-    }
-    const test = (lines: string[]): boolean =>
-      typeof match === 'string' ? lines.some((l) => l.includes(match)) : match.test(lines.join('\n'));
-    let lastContent = NaN;
-    let last: string[] = [];
-    return this._waitUntil(() => {
-      const c = this.status.content + this.status.flips * 65_537;
-      if (c === lastContent) return undefined;
-      lastContent = c;
-      last = this.screenText() ?? [];
-      return test(last) ? last : undefined;
-    }, timeoutMs, `text ${String(match)}`, () => `screen:\n${last.filter((l) => l).join('\n')}`);
   }
 
   /** Resolves with the first serial-console line (kept or future) that matches. */

@@ -1,15 +1,25 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
- * Start a worker from a module next to this one. Under tsx (running from src/*.ts) the worker
- * must register tsx itself before importing the .ts entry (Node 20 ignores --import in a worker's
- * execArgv); compiled JS needs none of that.
+ * The module `rel` (written with `.ts`) beside `base` (an `import.meta.url`): the `.ts` file when
+ * `base` runs from the sources under tsx (the repository), the `.js` file when it was compiled
+ * (the package's dist/).
  */
-export function startWorker(rel: string, opts: WorkerOptions = {}): Worker {
-  const isTs = import.meta.url.endsWith('.ts');
-  const url = new URL(isTs ? rel : rel.replace(/\.ts$/, '.js'), import.meta.url);
-  if (!isTs) return new Worker(url, opts);
-  const entry = JSON.stringify(url.href);
-  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`;
+export function siblingModule(rel: string, base: string): URL {
+  return new URL(base.endsWith('.ts') ? rel : rel.replace(/\.ts$/, '.js'), base);
+}
+
+/**
+ * Start a worker running the module at `url`. A `.ts` module must register tsx in the worker
+ * before it loads (Node 20 ignores --import in a worker's execArgv); compiled JS needs none of that.
+ */
+export function startModuleWorker(url: URL, opts: WorkerOptions = {}): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, opts);
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(code, { ...opts, eval: true });
+}
+
+/** Start a worker from a module next to this one (see siblingModule). */
+export function startWorker(rel: string, opts: WorkerOptions = {}): Worker {
+  return startModuleWorker(siblingModule(rel, import.meta.url), opts);
 }

@@ -32,7 +32,7 @@ export interface SurfaceRequest {
 }
 
 export interface DriverCaps {
-  /** 'gvt', 'bochs', 'simplefb', 'fake'. */
+  /** 'gvt', 'bochs', 'fake'. */
   readonly name: string;
   /** Primary plane formats (DRM fourcc), preferred first. */
   readonly formats: readonly number[];
@@ -57,7 +57,7 @@ export interface VblankInfo {
 
 /**
  * The guest's display driver, as fbcon and the graphical session use it. One implementation per
- * device (gvt: GGTT + pipe/plane registers; bochs: DISPI registers; simplefb; a fake for tests).
+ * device (gvt: GGTT + pipe/plane registers; bochs: DISPI registers; a fake for tests).
  * Kernel-style: methods return 0 or `-errno` and never throw for bad input.
  */
 export interface DisplayDriver extends IDisposable {

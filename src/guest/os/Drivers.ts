@@ -5,7 +5,6 @@ import { BochsDriver } from './BochsDriver.ts';
 import type { DisplayDriver } from './DisplayDriver.ts';
 import { GvtDriver } from './GvtDriver.ts';
 import type { RegisterWindow } from './RegisterWindow.ts';
-import { SimpleFbDriver } from './SimpleFbDriver.ts';
 
 /** Everything a device driver is given when the guest boots. */
 export interface DriverContext {
@@ -22,16 +21,11 @@ export interface DriverContext {
 
 export type DriverFactory = (ctx: DriverContext) => DisplayDriver;
 
-const FACTORIES = new Map<string, DriverFactory>([
-  ['simplefb', (ctx) => new SimpleFbDriver(ctx)],
+const FACTORIES: ReadonlyMap<string, DriverFactory> = new Map<string, DriverFactory>([
   ['gvt', (ctx) => new GvtDriver(ctx)],
   // driverOptions carry the VRAM placement (fbFirstPage, fbPages) from the host's layout.
   ['bochs', (ctx) => new BochsDriver(ctx)],
 ]);
-
-export function registerDriver(kind: string, factory: DriverFactory): void {
-  FACTORIES.set(kind, factory);
-}
 
 export function driverKinds(): string[] {
   return [...FACTORIES.keys()];

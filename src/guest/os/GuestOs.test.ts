@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { KEY } from './Evdev.ts';
-import { FakeMachine } from './FakeMachine.ts';
+import { FakeMachine } from '../../testkit/FakeMachine.ts';
 import { PROMPT } from './Shell.ts';
 
 function booted(opts: ConstructorParameters<typeof FakeMachine>[0] = {}): FakeMachine {

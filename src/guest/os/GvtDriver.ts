@@ -4,11 +4,13 @@ import { PageAllocator } from '../../gpu/PageAllocator.ts';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { LINEAR, X_TILED, Y_TILED } from '../../kms/Tiling.ts';
 import {
-  CURSOR_MODE, CUR_BASE, CUR_CTL, CUR_POS, CURSOR_X_HOT, CURSOR_Y_HOT, GTT_BASE, GTT_ENTRY_SIZE,
-  PIPECONF, PIPECONF_ENABLE, PIPE_FLIPCOUNT, PIPE_FRMCOUNT, PIPESRC, PLANE_CTL, PLANE_FORMAT,
-  PLANE_OFFSET, PLANE_POS, PLANE_SIZE, PLANE_STRIDE, PLANE_SURF, PLANE_SURFLIVE, PLANE_TILING,
-  PVINFO, PVINFO_BASE, VGT_MAGIC_HI, VGT_MAGIC_LO, VGT_VERSION_MAJOR, curPosValue, gttPte,
-  pipesrcValue, planeCtlValue, planeSizeValue,
+  clearPtes, encodePlane, programPlane, writePtes, type Gen9Window,
+} from '../../vgpu/gvt/Gen9Programming.ts';
+import {
+  CURSOR_MODE, CUR_BASE, CUR_CTL, CUR_POS, CURSOR_X_HOT, CURSOR_Y_HOT, PIPECONF, PIPECONF_ENABLE,
+  PIPE_FLIPCOUNT, PIPE_FRMCOUNT, PIPESRC, PLANE_CTL, PLANE_FORMAT, PLANE_OFFSET, PLANE_POS,
+  PLANE_SIZE, PLANE_SURFLIVE, PRIMARY_PLANE_BASE, PVINFO, PVINFO_BASE, VGT_MAGIC_HI, VGT_MAGIC_LO,
+  VGT_VERSION_MAJOR, curPosValue, pipesrcValue, planeSizeValue,
 } from '../../vgpu/gvt/GvtRegisters.ts';
 import type { DisplayMode, DriverCaps, ModeConfig, SurfaceRequest, VblankInfo } from './DisplayDriver.ts';
 import { DisplayDriverBase, type DriverResources } from './DisplayDriverBase.ts';
@@ -24,21 +26,15 @@ const PIPE = 0;
 const CURSOR_SIZE = 64;
 
 /** PLANE_CTL fields of each primary format we scan out. */
-const PLANE_FORMATS = new Map<number, { format: number; rgbxOrder?: boolean; alpha?: number }>([
-  [DRM_FORMAT.XRGB8888, { format: PLANE_FORMAT.XRGB_8888 }],
+type PlaneFields = { format: number; bpp: number; rgbxOrder?: boolean; alpha?: number };
+const PLANE_FORMATS = new Map<number, PlaneFields>([
+  [DRM_FORMAT.XRGB8888, { format: PLANE_FORMAT.XRGB_8888, bpp: 32 }],
   // Alpha mode 1: pre-multiplied, the DRM default blend mode for an alpha format.
-  [DRM_FORMAT.ARGB8888, { format: PLANE_FORMAT.XRGB_8888, alpha: 1 }],
-  [DRM_FORMAT.XBGR8888, { format: PLANE_FORMAT.XRGB_8888, rgbxOrder: true }],
-  [DRM_FORMAT.RGB565, { format: PLANE_FORMAT.RGB_565 }],
-  [DRM_FORMAT.XRGB2101010, { format: PLANE_FORMAT.XRGB_2101010 }],
+  [DRM_FORMAT.ARGB8888, { format: PLANE_FORMAT.XRGB_8888, bpp: 32, alpha: 1 }],
+  [DRM_FORMAT.XBGR8888, { format: PLANE_FORMAT.XRGB_8888, bpp: 32, rgbxOrder: true }],
+  [DRM_FORMAT.RGB565, { format: PLANE_FORMAT.RGB_565, bpp: 16 }],
+  [DRM_FORMAT.XRGB2101010, { format: PLANE_FORMAT.XRGB_2101010, bpp: 32 }],
 ]);
-
-/** PLANE_CTL tiling code and PLANE_STRIDE unit (bytes) per layout. */
-const TILING = {
-  linear: { code: PLANE_TILING.LINEAR, unit: 64 },
-  x: { code: PLANE_TILING.X, unit: 512 },
-  y: { code: PLANE_TILING.Y, unit: 128 },
-} as const;
 
 export interface GvtDriverResources extends DriverResources {
   readonly regs: RegisterWindow;
@@ -67,6 +63,8 @@ export class GvtDriver extends DisplayDriverBase {
     maxHeight: 4096,
   };
   private readonly _regs: RegisterWindow;
+  /** The same window as Gen9Programming writes through it. */
+  private readonly _win: Gen9Window;
   private _gma: PageAllocator | undefined;
   private _aperture = { base: 0, size: 0 };
   private _hidden = { base: 0, size: 0 };
@@ -84,6 +82,10 @@ export class GvtDriver extends DisplayDriverBase {
   public constructor(res: GvtDriverResources) {
     super({ ...res, writeSeq: () => res.regs.writeSeq });
     this._regs = res.regs;
+    this._win = {
+      write32: (off, v) => wr32(res.regs, off, v),
+      write64: (off, v) => res.regs.write64(off, v),
+    };
   }
 
   public override init(): number {
@@ -151,19 +153,14 @@ export class GvtDriver extends DisplayDriverBase {
       return 0;
     }
     const fmt = PLANE_FORMATS.get(s.format);
-    const tiling = TILING[s.tiling.name];
+    const regs = fmt && encodePlane({ ...fmt, tiling: s.tiling.name, stride: s.stride });
     // The pipe scans PIPESRC: a smaller buffer would be read past its end.
-    if (!fmt || s.width < this._pipeW || s.height < this._pipeH || s.stride % tiling.unit !== 0) {
-      return -Errno.EINVAL;
-    }
-    wr32(r, PLANE_CTL(PIPE), planeCtlValue({ ...fmt, tiling: tiling.code }));
-    wr32(r, PLANE_STRIDE(PIPE), s.stride / tiling.unit);
+    if (!regs || s.width < this._pipeW || s.height < this._pipeH) return -Errno.EINVAL;
     wr32(r, PLANE_POS(PIPE), 0);
     wr32(r, PLANE_SIZE(PIPE), planeSizeValue(this._pipeW, this._pipeH));
     wr32(r, PLANE_OFFSET(PIPE), 0);
-    // Armed: the device latches it at the next vblank (the base class waits for that).
-    wr32(r, PLANE_SURF(PIPE), s.address);
-    return 0;
+    // SURF goes last, armed: the device latches it at the next vblank (the base class waits).
+    return programPlane(this._win, PRIMARY_PLANE_BASE(PIPE), regs, s.address);
   }
 
   protected override _programCursor(image: Surface | null, hotX: number, hotY: number): number {
@@ -188,10 +185,8 @@ export class GvtDriver extends DisplayDriverBase {
     if (!this._gma) return -Errno.ENODEV;
     const run = this._gma.allocContiguous(s.pages.length);
     if (!run) return -Errno.ENOMEM;
-    for (let i = 0; i < run.length; i++) {
-      this._regs.write64(GTT_BASE + run[i]! * GTT_ENTRY_SIZE, gttPte(s.pages[i]!));
-    }
     s.address = run[0]! * PAGE_SIZE;
+    writePtes(this._win, s.address, s.pages);
     this._gmaPages.set(s, run);
     return 0;
   }
@@ -201,7 +196,7 @@ export class GvtDriver extends DisplayDriverBase {
     if (!run) return;
     this._gmaPages.delete(s);
     // Invalidate before the GMA is reused, so no stale entry names a page we give back.
-    if (!this._quiet) for (const g of run) this._regs.write64(GTT_BASE + g * GTT_ENTRY_SIZE, 0n);
+    if (!this._quiet) clearPtes(this._win, run[0]! * PAGE_SIZE, run.length);
     this._gma?.free(run);
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BTN } from './Evdev.ts';
-import { FakeMachine } from './FakeMachine.ts';
+import { FakeMachine } from '../../testkit/FakeMachine.ts';
 import { PANEL_HEIGHT } from './Scene.ts';
 import { ocrGrid } from './TextOcr.ts';
 

@@ -68,25 +68,46 @@ export function planeTiling(ctl: number): number {
 }
 
 /**
- * Modifier, stride in bytes and tile height from PLANE_CTL tiling and PLANE_STRIDE (spec §2.3,
- * §3.2): stride units are 64 B linear, 512 B X, 128 B Y, and 64 B (8 bpp) / 128 B Yf.
+ * Bytes per PLANE_STRIDE unit for a tiling code (spec §2.3): 64 linear, 512 X, 128 Y, and for Yf
+ * 64 at 8 bpp else 128; undefined for a reserved code. The one stride rule of the project, as
+ * GVT-g keeps one `intel_vgpu_get_stride`: the decoder and every guest that programs a plane
+ * (Gen9Programming.ts) use it.
  */
+export function strideUnit(tiling: number, bpp: number): number | undefined {
+  switch (tiling) {
+    case PLANE_TILING.LINEAR: return 64;
+    case PLANE_TILING.X: return 512;
+    case PLANE_TILING.Y: return 128;
+    case PLANE_TILING.YF: return bpp === 8 ? 64 : 128;
+    default: return undefined;
+  }
+}
+
+/** Rows per tile for a tiling code: 1 linear, 8 X, 32 Y and Yf; undefined for a reserved code. */
+export function tileRows(tiling: number): number | undefined {
+  switch (tiling) {
+    case PLANE_TILING.LINEAR: return 1;
+    case PLANE_TILING.X: return 8;
+    case PLANE_TILING.Y:
+    case PLANE_TILING.YF: return 32;
+    default: return undefined;
+  }
+}
+
+const MODIFIERS: Readonly<Record<number, bigint>> = {
+  [PLANE_TILING.LINEAR]: DRM_FORMAT_MOD.LINEAR,
+  [PLANE_TILING.X]: DRM_FORMAT_MOD.I915_X_TILED,
+  [PLANE_TILING.Y]: DRM_FORMAT_MOD.I915_Y_TILED,
+  [PLANE_TILING.YF]: DRM_FORMAT_MOD.I915_Yf_TILED,
+};
+
+/** Modifier, stride in bytes and tile height from PLANE_CTL tiling and PLANE_STRIDE (spec §3.2). */
 export function decodePlaneLayout(ctl: number, strideReg: number, bpp: number): PlaneLayout {
   const units = strideReg & PLANE_STRIDE_MASK;
-  switch (planeTiling(ctl)) {
-    case PLANE_TILING.LINEAR:
-      return { modifier: DRM_FORMAT_MOD.LINEAR, stride: units * 64, tileHeight: 1 };
-    case PLANE_TILING.X:
-      return { modifier: DRM_FORMAT_MOD.I915_X_TILED, stride: units * 512, tileHeight: 8 };
-    case PLANE_TILING.Y:
-      return { modifier: DRM_FORMAT_MOD.I915_Y_TILED, stride: units * 128, tileHeight: 32 };
-    case PLANE_TILING.YF:
-      return {
-        modifier: DRM_FORMAT_MOD.I915_Yf_TILED, stride: units * (bpp === 8 ? 64 : 128), tileHeight: 32,
-      };
-    default:
-      // GVT quirk, kept on purpose: an unknown tiling value is only logged. The modifier stays
-      // linear, the tile height 1, and the stride is the register field NOT multiplied by any unit.
-      return { modifier: DRM_FORMAT_MOD.LINEAR, stride: units, tileHeight: 1 };
-  }
+  const tiling = planeTiling(ctl);
+  const unit = strideUnit(tiling, bpp);
+  // GVT quirk, kept on purpose: an unknown tiling value is only logged. The modifier stays
+  // linear, the tile height 1, and the stride is the register field NOT multiplied by any unit.
+  if (unit === undefined) return { modifier: DRM_FORMAT_MOD.LINEAR, stride: units, tileHeight: 1 };
+  return { modifier: MODIFIERS[tiling]!, stride: units * unit, tileHeight: tileRows(tiling)! };
 }

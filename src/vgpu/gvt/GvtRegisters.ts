@@ -63,11 +63,6 @@ export const PLANE_SIZE = (pipe: number): number => PRIMARY_PLANE_BASE(pipe) + P
 export const PLANE_SURF = (pipe: number): number => PRIMARY_PLANE_BASE(pipe) + PLANE_REG.SURF;
 export const PLANE_OFFSET = (pipe: number): number => PRIMARY_PLANE_BASE(pipe) + PLANE_REG.OFFSET;
 export const PLANE_SURFLIVE = (pipe: number): number => PRIMARY_PLANE_BASE(pipe) + PLANE_REG.SURFLIVE;
-/** Legacy names of the same primary registers. */
-export const DSPCNTR = PLANE_CTL;
-export const DSPSTRIDE = PLANE_STRIDE;
-export const DSPSURF = PLANE_SURF;
-export const DSPTILEOFF = PLANE_OFFSET;
 
 /** Sprite/overlay plane ("plane 2"), pipe A at 0x70280. */
 export const SPRITE_CTL = (pipe: number): number => SPRITE_PLANE_BASE(pipe) + PLANE_REG.CTL;
@@ -142,9 +137,6 @@ export const CUR_BASE = (pipe: number): number => 0x70084 + pipe * PIPE_STRIDE;
 export const CUR_POS = (pipe: number): number => 0x70088 + pipe * PIPE_STRIDE;
 /** CURSURFLIVE (read-only): the latched cursor base. */
 export const CUR_SURFLIVE = (pipe: number): number => 0x700ac + pipe * PIPE_STRIDE;
-export const CURCNTR = CUR_CTL;
-export const CURBASE = CUR_BASE;
-export const CURPOS = CUR_POS;
 
 /** CURCNTR & 0x27 selects the mode; 0 disables the cursor. */
 export const CURSOR_MODE_MASK = 0x27;

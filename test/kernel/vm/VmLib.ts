@@ -11,7 +11,7 @@ import { PlaneType } from '../../../src/kms/PlaneType.ts';
 import { encodeRegionInfoRequest, readRegionInfo, type RegionInfo } from '../../../src/vfio/RegionInfo.ts';
 import type { PlaneInfo } from '../../../src/vfio/PlaneInfo.ts';
 import type { Sys } from '../../../src/vfio/Sys.ts';
-import { query } from '../../../src/vfio/testing/Ioctl.ts';
+import { query } from '../../../src/testkit/Ioctl.ts';
 import { dispiOffset } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 
 export const RESULTS = process.env.RESULTS ?? '/mnt/results';

@@ -17,7 +17,7 @@ import { VFIO_DEVICE_RESET, VFIO_PCI_BAR2_REGION_INDEX } from '../../../src/vfio
 import { EmulatedHost } from '../../../src/vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../../../src/vfio/PlaneInfo.ts';
 import type { Sys } from '../../../src/vfio/Sys.ts';
-import { getDmabuf } from '../../../src/vfio/testing/Ioctl.ts';
+import { getDmabuf } from '../../../src/testkit/Ioctl.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 import { Checker, Dispi, fourcc, queryPrimary, rc, regionInfo } from './VmLib.ts';
 

@@ -60,7 +60,7 @@ function shown(f: Frame, label: string): number {
   for (; refreshes < 4; refreshes++) {
     clock.advance(16);
     const s = display.console.scanout;
-    if (s && s.width === f.w && s.height === f.h && display.planeInfo(PRIMARY).result === 0 && display.planeInfo(PRIMARY).id === s.id) break;
+    if (s && s.width === f.w && s.height === f.h && display.planeInfo(PRIMARY).result === 0 && display.planeInfo(PRIMARY).dmabufId === s.id) break;
   }
   const s = display.console.scanout;
   if (!c.ok(s !== undefined && s.width === f.w && s.height === f.h, `${label}: shows ${s?.width}x${s?.height} id ${s?.id} after ${refreshes + 1} refreshes`)) return -1;

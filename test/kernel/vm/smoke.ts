@@ -14,7 +14,7 @@ import {
 } from '../../../src/vfio/Abi.ts';
 import { encodeDeviceInfoRequest, readDeviceInfo } from '../../../src/vfio/DeviceInfo.ts';
 import { PROT_READ, PROT_WRITE } from '../../../src/vfio/Sys.ts';
-import { getDmabuf, query } from '../../../src/vfio/testing/Ioctl.ts';
+import { getDmabuf, query } from '../../../src/testkit/Ioctl.ts';
 import { DISPI, DISPI_ID5 } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 import { DRM_FORMAT } from '../../../src/kms/Fourcc.ts';
 import { PlaneType } from '../../../src/kms/PlaneType.ts';

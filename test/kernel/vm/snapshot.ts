@@ -18,7 +18,7 @@ import { decodePng, encodePng } from '../../../src/render/Png.ts';
 import { SoftwareRenderer } from '../../../src/render/SoftwareRenderer.ts';
 import { VFIO_DEVICE_RESET, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_INDEX } from '../../../src/vfio/Abi.ts';
 import { PROT_READ, PROT_WRITE } from '../../../src/vfio/Sys.ts';
-import { getDmabuf } from '../../../src/vfio/testing/Ioctl.ts';
+import { getDmabuf } from '../../../src/testkit/Ioctl.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 import { Checker, Dispi, RESULTS, pattern, queryPrimary, rc, regionInfo } from './VmLib.ts';
 

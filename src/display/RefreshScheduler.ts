@@ -1,0 +1,124 @@
+import type { Clock } from '../base/Clock.ts';
+import type { IDisposable } from '../base/Disposable.ts';
+import { DisplayIrq } from './DisplayIrq.ts';
+import type { RefreshPolicy } from './DisplayStats.ts';
+
+/** What the scheduler needs to know to pick a policy the device and the source can do. */
+export interface SchedulerArm {
+  readonly requested: RefreshPolicy;
+  /** Why the source cannot signal content changes ('' when it can): the event policies poll then. */
+  readonly noEvents: string;
+  /** A dirty log and a page resolver are there. */
+  readonly dirtyCapable: boolean;
+  /** Bind the display IRQ (DisplayIrq.arm on the device fd). */
+  readonly armIrq: (onEvent: () => void) => DisplayIrq | { readonly reason: string };
+}
+
+/**
+ * When the display client looks at the device: every `intervalMs` (timer; QEMU's GUI refresh),
+ * when the display IRQ fires (event; bursts coalesce into one refresh, run outside the device's
+ * event dispatch), or on flips plus a dirty-log tick (dirty). A device that said "later" (-ENOMEM,
+ * -EAGAIN, -EMFILE) is asked again on the next tick, or after `intervalMs` when no timer runs.
+ * Callbacks are bound once: nothing is allocated per refresh.
+ */
+export class RefreshScheduler implements IDisposable {
+  private _policy: RefreshPolicy;
+  private _note = '';
+  private _stopped = false;
+  private _timer: IDisposable | undefined;
+  private _irq: DisplayIrq | undefined;
+  private _eventPending: IDisposable | undefined;
+  private _retryPending: IDisposable | undefined;
+
+  public constructor(
+    private readonly _clock: Clock,
+    public readonly intervalMs: number,
+    private readonly _refresh: () => void,
+    private readonly _dirtyTick: () => void,
+    requested: RefreshPolicy,
+  ) {
+    this._policy = requested;
+  }
+
+  /** The policy in effect (after any fallback). */
+  public get policy(): RefreshPolicy {
+    return this._policy;
+  }
+
+  /** Why `policy` differs from the requested one ('' when it does not). */
+  public get note(): string {
+    return this._note;
+  }
+
+  public get irqWakeups(): number {
+    return this._irq?.wakeups ?? 0;
+  }
+
+  public get irqEvents(): number {
+    return this._irq?.signals ?? 0;
+  }
+
+  /** Pick the policy (falling back when the device cannot do it) and arm its timer and IRQ. */
+  public arm(o: SchedulerArm): RefreshPolicy {
+    let policy = o.requested;
+    const notes: string[] = [];
+    if (policy !== 'timer' && o.noEvents !== '') {
+      notes.push(o.noEvents);
+      policy = 'timer';
+    }
+    if (policy === 'dirty' && !o.dirtyCapable) {
+      notes.push('dirty policy needs a dirty log and a page resolver: event policy');
+      policy = 'event';
+    }
+    if (policy !== 'timer') {
+      const irq = o.armIrq(this._onIrq);
+      if (irq instanceof DisplayIrq) {
+        this._irq = irq;
+      } else {
+        notes.push(`${irq.reason}: timer policy`);
+        policy = 'timer';
+      }
+    }
+    this._policy = policy;
+    this._note = notes.join('; ');
+    if (policy !== 'event') this._timer = this._clock.setInterval(this._onTick, this.intervalMs);
+    return policy;
+  }
+
+  /** Ask again later: the timer policy's next tick does; the event policies need a one-shot timer. */
+  public retry(): void {
+    if (this._policy === 'timer' || this._retryPending !== undefined || this._stopped) return;
+    this._retryPending = this._clock.setTimeout(this._onRetryDue, this.intervalMs);
+  }
+
+  /** Stop for good and disarm the IRQ (its counters stay readable). Idempotent. */
+  public dispose(): void {
+    this._stopped = true;
+    this._timer?.dispose();
+    this._eventPending?.dispose();
+    this._retryPending?.dispose();
+    this._timer = this._eventPending = this._retryPending = undefined;
+    this._irq?.dispose();
+  }
+
+  private readonly _onTick = (): void => {
+    if (this._policy === 'dirty') this._dirtyTick();
+    else this._refresh();
+  };
+
+  private readonly _onIrq = (): void => {
+    if (this._eventPending === undefined && !this._stopped) {
+      this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
+    }
+  };
+
+  private readonly _onEventDue = (): void => {
+    this._eventPending = undefined;
+    this._refresh();
+  };
+
+  private readonly _onRetryDue = (): void => {
+    this._retryPending = undefined;
+    this._refresh();
+  };
+}

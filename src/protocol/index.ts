@@ -1,0 +1,2 @@
+// `vgpu-display/protocol`: the browser ⇄ server remote display protocol codec.
+export * from './RemoteProtocol.ts';

@@ -1,2 +1,0 @@
-// Tests import the two GFX ioctls from here; they live with the ABI in src/vfio/GfxIoctl.ts.
-export { getDmabuf, query } from '../GfxIoctl.ts';
