@@ -17,7 +17,7 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-describe('vgpu-display snapshot/probe --qemu (real QEMU, p2p via QMP)', { timeout: 300_000 }, () => {
+describe('vgpu-display snapshot/probe --qemu (real QEMU, p2p via QMP)', { timeout: 900_000 }, () => {
   let q: QemuProcess;
   let dir: string;
   before(async () => {

@@ -48,7 +48,7 @@ async function waitSame(q: QemuProcess, view: QemuView, what: string): Promise<v
     if (!view.console.scanout) return undefined;
     last = diff(view, await q.screendump());
     return last === 0;
-  }, `${what}: our picture equal to QMP screendump (last: ${last})`, 90_000);
+  }, `${what}: our picture equal to QMP screendump (last: ${last})`, 150_000);
 }
 
 /** A Press/Release round trip: calls on one connection are answered in order, so when this
@@ -60,7 +60,7 @@ async function type1(view: QemuView): Promise<void> {
   await waitFor(() => view.input.keys === keys + 2 && view.pendingInput === 0, 'input calls answered');
 }
 
-describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000 }, () => {
+describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000 }, () => {
   before(() => { testGuest(); });
 
   it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, mouse calls accepted', async () => {
@@ -134,7 +134,7 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000
     let m: QemuMachine | undefined;
     try {
       const spec = parseQemuSpec(`dbus:${bus.address}`);
-      m = await waitFor(() => QemuMachine.start(spec, 'qemu-bus', { retryMaxMs: 200 }), 'QEMU on the bus', 30_000);
+      m = await waitFor(() => QemuMachine.start(spec, 'qemu-bus', { retryMaxMs: 200 }), 'QEMU on the bus', 150_000);
       const view = m.views[0]!;
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'bus mode');
@@ -144,7 +144,7 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 300_000
       assert.match(view.console.status.message, /QEMU went away/);
       assert.ok(view.console.scanout, 'the last picture stays');
       q = QemuProcess.start({ mode: 'bus', bus, dir });
-      await waitFor(() => m!.reconnects >= 1 && view.console.status.reason === 'ok', 'the view to come back', 60_000);
+      await waitFor(() => m!.reconnects >= 1 && view.console.status.reason === 'ok', 'the view to come back', 150_000);
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'after the restart');
     } finally {

@@ -61,34 +61,34 @@ async function typeChar(v: ViewerPage, ch: string): Promise<void> {
 
 async function waitSame(v: ViewerPage, what: string): Promise<void> {
   let last: number | string = '';
-  await waitFor(async () => (last = await differs(v)) === 0, `${what}: the viewer's frame equal to QMP screendump (last: ${last})`, 60_000);
+  await waitFor(async () => (last = await differs(v)) === 0, `${what}: the viewer's frame equal to QMP screendump (last: ${last})`, 150_000);
 }
 
-describe('a QEMU VM in the viewer (Chromium, real QEMU)', { timeout: 300_000 }, () => {
+describe('a QEMU VM in the viewer (Chromium, real QEMU)', { timeout: 900_000 }, () => {
   it('shows the VM pixel for pixel; typed keys (shifted, arrows) reach the guest shell and echo back', async () => {
     const v = await ViewerPage.open(browser, lab.server!, { params: { vm: 'qemu-1' } });
     try {
-      await v.waitFor('s.vm === "qemu-1" && s.primaryId !== null && s.frameWidth === 720', 30_000);
+      await v.waitFor('s.vm === "qemu-1" && s.primaryId !== null && s.frameWidth === 720', 150_000);
       await waitSame(v, 'the prompt');
       // One key at a time, each waited for on the guest's screen: QEMU 7.2's PS/2 queue is 16 bytes.
       const text = 'echo "Ab(';
       for (let i = 0; i < text.length; i++) {
         await typeChar(v, text[i]!);
         const want = `guest# ${text.slice(0, i + 1)}`;
-        await waitFor(async () => (await q.vgaText()).includes(want), `'${want}' on the guest console`, 30_000);
+        await waitFor(async () => (await q.vgaText()).includes(want), `'${want}' on the guest console`, 150_000);
       }
       // Left arrow twice, then insert: busybox's line editor moves the cursor.
       await v.page.keyboard.press('ArrowLeft');
       await v.page.keyboard.press('ArrowLeft');
       await typeChar(v, 'Z');
-      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb('), 'the arrow-key edit', 30_000);
+      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb('), 'the arrow-key edit', 150_000);
       await v.page.keyboard.press('End');
       await typeChar(v, ')');
-      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb()'), 'End then )', 30_000);
+      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb()'), 'End then )', 150_000);
       await typeChar(v, '"');
-      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb()"'), 'the closing quote', 30_000);
+      await waitFor(async () => (await q.vgaText()).includes('guest# echo "AZb()"'), 'the closing quote', 150_000);
       await v.page.keyboard.press('Enter');
-      await waitFor(async () => (await q.vgaText()).split('\n').some((l) => l.startsWith('AZb()')), 'the echo output', 30_000);
+      await waitFor(async () => (await q.vgaText()).split('\n').some((l) => l.startsWith('AZb()')), 'the echo output', 150_000);
       await waitSame(v, 'after typing');
       const s = await v.state();
       assert.ok(s.bytesReceived > 0, 'the viewer received the frames over its socket');

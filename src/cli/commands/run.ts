@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
     .action(async (o: { vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
       const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
-      if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms), a --device or a --qemu');
+      if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms) or a --device (or a --qemu)');
       // The server refuses this too, but only after the devices below were opened.
       if (!isLoopbackAddress(o.listen) && o.token === undefined) cmd.error(`error: --listen ${o.listen} is not loopback: it needs --token`);
       const devices: ExternalDevice[] = [];

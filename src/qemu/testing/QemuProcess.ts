@@ -25,7 +25,7 @@ export interface QemuProcessOptions {
 }
 
 /** waitFor's poll: every 20 ms until `fn` returns something, or fail after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 150_000): Promise<T> {
   const t0 = Date.now();
   let last: unknown;
   for (;;) {
@@ -91,7 +91,7 @@ export class QemuProcess {
     return existsSync(this.serialPath) ? readFileSync(this.serialPath, 'utf8') : '';
   }
 
-  public waitSerial(text: string | RegExp, timeoutMs = 60_000): Promise<string> {
+  public waitSerial(text: string | RegExp, timeoutMs = 180_000): Promise<string> {
     return waitFor(() => {
       const s = this.serial();
       return (typeof text === 'string' ? s.includes(text) : text.test(s)) ? s : undefined;
