@@ -62,7 +62,7 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       'lab server re-hashes the whole new buffer (VmChannel marks all blocks, BufferShadow.scan), because the ' +
       'display reports a flip as full damage. That is also why a flip between synced buffers costs ' +
       `${r ? `${num(r.serverCpuUs.flip, 0)} µs of server CPU at ${r.details.flip.width}×${r.details.flip.height}` : 'a full hash'} ` +
-      'though it sends 7 bytes. With the dirty policy the display could hand the server the pages written while ' +
+      `though it sends ${r ? r.flipBytes : 19} bytes. With the dirty policy the display could hand the server the pages written while ` +
       'the buffer was off screen instead of full damage, so a flip would hash only those.');
   }
   const rm = j.remote;

@@ -15,9 +15,12 @@ describe('latency bench (tiny, guest in a worker, real time)', () => {
       assert.equal((x.virtual?.samples ?? 0) + (x.virtual?.dropped ?? 0), 100, `${name}: virtual-time figures`);
       assert.ok(Number.isFinite(x.hostTimerLateP99), `${name}: host timer lateness`);
     }
-    // Event-driven policies show every flip; the event case also carries the setImmediate variant.
-    assert.equal(l.event!.dropped, 0);
-    assert.equal(l.dirty!.dropped, 0);
+    // Event-driven policies show every flip: asserted in virtual time, where no scheduling noise
+    // can coalesce two flips (in real time a loaded host may, and `dropped` reports it).
+    assert.equal(l.event!.virtual!.dropped, 0);
+    assert.equal(l.dirty!.virtual!.dropped, 0);
+    assert.ok(l.timer30!.virtual!.dropped > 0, 'a 30 ms timer misses flips at 60 Hz (the check can fail)');
+    // The event case also carries the setImmediate variant.
     assert.ok(l.event!.immediateClock !== undefined && l.event!.immediateClock.samples > 0);
     assert.equal(out.summary.length, 2);
   });

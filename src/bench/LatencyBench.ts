@@ -187,6 +187,9 @@ async function measureWindow(vm: BenchVm, vms: VmRegistry, server: LabServer, c:
     measuring = true;
     sink.list = run.timerLate;
     await sleep(o.windowMs);
+    // A window ends after its time AND its first samples: on a loaded machine (the tiny test run)
+    // a short window may otherwise close before one flip made it through.
+    for (let t = 0; (run.scan.length === 0 || run.wire.length === 0) && t < SAMPLE_GUARD_MS; t += 10) await sleep(10);
     measuring = false;
     sink.list = undefined;
   } finally {
@@ -198,6 +201,9 @@ async function measureWindow(vm: BenchVm, vms: VmRegistry, server: LabServer, c:
   }
   return run;
 }
+
+/** How long a window may wait for its first sample (a guard: a broken path still ends). */
+const SAMPLE_GUARD_MS = 60_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

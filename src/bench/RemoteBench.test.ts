@@ -11,8 +11,8 @@ describe('remote bench (tiny, viewer in a child process)', () => {
       flipBytes: number; keystrokeBytes: number; animationBytesPerSec: number; fullFrameBaselineBytesPerSec: number;
       details: RemoteResult;
     };
-    // A flip between synced buffers is one SCANOUT: 5 payload bytes in a 2-byte WebSocket header.
-    assert.equal(j.flipBytes, 7);
+    // A flip between synced buffers is one SCANOUT: 17 payload bytes (id, flip number, vblank time) in a 2-byte WebSocket header.
+    assert.equal(j.flipBytes, 19);
     // The baseline sends a BUFFER_DATA of the whole 256×64 frame (9 + 65536 bytes, 10-byte header).
     assert.equal(j.details.flip.baselineBytes, 9 + 256 * 4 * 64 + 10);
     assert.equal(j.details.keystroke.baselineBytes, 9 + 256 * 4 * 64 + 10);

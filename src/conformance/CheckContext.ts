@@ -212,12 +212,21 @@ export class CheckContext {
     this._live.clear();
   }
 
-  /** The device family programmers' mappings. */
-  public dispose(): void {
-    this.cleanup();
+  /**
+   * Unmap the programmers' region mappings (BAR0, the display region). A mapping holds the device
+   * file open as Linux's vma->vm_file does, so a check that needs the device really closed calls
+   * this first; the programmers fall back to pwrite afterwards.
+   */
+  public unmapRegions(): void {
     this.gvt?.dispose();
     this.bochs?.dispose();
     this.region?.dispose();
+  }
+
+  /** The device family programmers' mappings. */
+  public dispose(): void {
+    this.cleanup();
+    this.unmapRegions();
   }
 }
 

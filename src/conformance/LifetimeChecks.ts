@@ -16,6 +16,7 @@ export const LIFETIME_CHECKS: readonly Check[] = [
       if (typeof s === 'string') return fail(s);
       const fd = ctx.getDmabuf(s.q.info.dmabufId);
       if (fd < 0) return fail(`GET → ${rcName(fd)}`);
+      ctx.unmapRegions(); // a mapped region would keep the device file open past close (vm_file)
       const rc = ctx.sys.close(ctx.fd);
       ctx.deviceClosed = true;
       if (rc !== 0) return fail(`closing the device fd → ${rcName(rc)}`);

@@ -418,6 +418,8 @@ class AbiEpoch implements Epoch {
       this._checkMapping(m, length, this._info(dfd), `mmap of dma-buf ${id} of ${s.label}`);
     }
     if (rng.chance(0.6)) this._closeFd(dfd);
+    // Unmap after the close: the mapping held the dma-buf open, the unmap is its final release.
+    if (typeof m !== 'number') this._act(s, () => { m.unmap(); return 0; });
   }
 
   private _close(): void {

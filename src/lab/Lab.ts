@@ -9,6 +9,7 @@ import { VmRegistry, type LabVm, type PointerInput } from '../server/VmRegistry.
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 import type { Sys } from '../vfio/Sys.ts';
 import { GuestVm, type GuestVmKind } from './GuestVm.ts';
+import { readMonitor, type MonitorState } from './MonitorPlug.ts';
 
 /** A device opened elsewhere (a real /dev/vfio device, or an emulated one), shown view-only. */
 export interface ExternalDevice {
@@ -30,10 +31,18 @@ export interface LabOptions {
   port: number;
   strictPort?: boolean;
   token?: string;
+  /** PEM certificate and key for HTTPS/WSS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Serve a non-loopback address without TLS (said on every start). */
+  insecure?: boolean;
+  /** The server's global bound on queued output, bytes. */
+  maxQueuedTotal?: number;
   /** Progress lines for the terminal. */
   log: (line: string) => void;
   /** VMs whose display comes from elsewhere (`run --qemu`: QEMU D-Bus displays), served as they are. */
   extraVms?: readonly LabVm[];
+  /** Plug a VM's original monitor back when its last viewer leaves after resizing it (default true). */
+  restoreMode?: boolean;
 }
 
 /** Absolute pointer range the guest's tablet reports (evdev ABS 0..32767). */
@@ -86,7 +95,7 @@ export class Lab extends Disposable {
     }
     this._server = await LabServer.start({
       vms: this.registry, listen: this._o.listen, port: this._o.port, strictPort: this._o.strictPort,
-      token: this._o.token, log,
+      token: this._o.token, tls: this._o.tls, insecure: this._o.insecure, maxQueuedTotal: this._o.maxQueuedTotal, log,
     });
     let sessionStarted = false;
     for (const { spec, name } of specs) {
@@ -139,6 +148,7 @@ export class Lab extends Disposable {
 
   private _labVm(g: GuestVm, display: VfioDisplay): LabVm {
     let buttons = 0;
+    let original: MonitorState | undefined;
     return {
       name: g.name, kind: g.kind, uuid: g.uuid,
       description: `${g.vgpu.typeName}, vgpu-os`,
@@ -160,9 +170,24 @@ export class Lab extends Disposable {
         }
         buttons = p.buttons;
       },
+      // A viewer's size becomes the preferred mode of a new monitor (EDID hotplug), never above
+      // the region's max_xres/max_yres; the monitor plugged before the first one comes back when
+      // the last viewer leaves.
       requestResize: (w, h) => {
-        const r = g.plug({ width: w, height: h });
-        if (r < 0) this._o.log(`${g.name}: resize to ${w}x${h} refused (${r})`);
+        const m = readMonitor(this.host.kernel, g.fd);
+        // A viewer asks for this: the lines are rate-limited like every line a peer can trigger.
+        if (typeof m === 'number') return this._server?.peerLog('resize', 'refused resizes', () => `${g.name}: resize to ${w}x${h} refused (EDID region: ${m})`);
+        original ??= m;
+        const width = m.maxXres > 0 ? Math.min(w, m.maxXres) : w;
+        const height = m.maxYres > 0 ? Math.min(h, m.maxYres) : h;
+        const r = g.plug({ width, height });
+        if (r < 0) this._server?.peerLog('resize', 'refused resizes', () => `${g.name}: resize to ${width}x${height} refused (${r})`);
+      },
+      lastViewerLeft: () => {
+        if (original === undefined || this._o.restoreMode === false || g.vm.exit) return;
+        const r = original.edid.byteLength > 0 ? g.plug(original.edid) : g.unplug();
+        this._o.log(`${g.name}: last viewer left: ${r < 0 ? `restoring the original monitor failed (${r})` : 'original monitor restored'}`);
+        original = undefined;
       },
     };
   }

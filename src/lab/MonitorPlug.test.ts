@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Errno } from '../base/Errno.ts';
 import { buildEdid, preferredMode } from '../vgpu/Edid.ts';
 import { EmulatedHost } from '../vfio/EmulatedHost.ts';
-import { findEdidRegion, plugMonitor } from './MonitorPlug.ts';
+import { findEdidRegion, plugMonitor, readMonitor } from './MonitorPlug.ts';
 
 for (const kind of ['gvt', 'bochs'] as const) {
   test(`${kind}: a monitor plugged through the EDID region reaches the display link`, () => {
@@ -22,3 +22,21 @@ for (const kind of ['gvt', 'bochs'] as const) {
     assert.equal(plugMonitor(host.kernel, 999, undefined), -Errno.ENOENT);
   });
 }
+
+test('readMonitor reads back the plugged blob and the device\'s max_xres/max_yres (4-byte register reads)', () => {
+  const host = new EmulatedHost();
+  const v = host.createVgpu('gvt');
+  const fd = host.openDevice(v.uuid);
+  const first = readMonitor(host.kernel, fd);
+  assert.ok(typeof first !== 'number', `readMonitor: ${String(first)}`);
+  assert.ok(first.maxXres > 0 && first.maxYres > 0, 'the gvt model has limits');
+  const blob = buildEdid({ width: 1024, height: 768 });
+  assert.equal(plugMonitor(host.kernel, fd, blob), 0);
+  const now = readMonitor(host.kernel, fd);
+  assert.ok(typeof now !== 'number');
+  assert.deepEqual([...now.edid], [...blob]);
+  // Plugging the first blob back restores the first preferred mode.
+  assert.equal(plugMonitor(host.kernel, fd, first.edid), 0);
+  assert.deepEqual(preferredMode(v.link.edid!), preferredMode(first.edid));
+  assert.equal(readMonitor(host.kernel, 999), -Errno.ENOENT);
+});

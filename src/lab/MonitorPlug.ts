@@ -52,3 +52,31 @@ export function plugMonitor(sys: Sys, fd: number, edid: Uint8Array | undefined):
   if (r < 0) return r;
   return write32(sys, fd, base + REG.linkState.offset, VFIO_DEVICE_GFX_LINK_STATE_UP);
 }
+
+/** What the EDID region holds now: the plugged blob and the device's resolution limits (0 = none). */
+export interface MonitorState {
+  readonly edid: Uint8Array;
+  readonly maxXres: number;
+  readonly maxYres: number;
+}
+
+/** Read the EDID region the way a VMM would (registers, then the blob at edid_offset), or -errno. */
+export function readMonitor(sys: Sys, fd: number): MonitorState | number {
+  const base = findEdidRegion(sys, fd);
+  if (base < 0) return base;
+  // The registers take aligned 4-byte accesses only (as in the kernel's mdev samples).
+  const reg = (at: number): number => {
+    const b = new Uint8Array(4);
+    const r = sys.pread(fd, b, base + at);
+    return r < 0 ? r : r !== 4 ? -Errno.EIO : new DataView(b.buffer).getUint32(0, true);
+  };
+  const [offset, maxSize, size, maxXres, maxYres] = [REG.edidOffset, REG.edidMaxSize, REG.edidSize, REG.maxXres,
+    REG.maxYres].map((f) => reg(f.offset)) as [number, number, number, number, number];
+  for (const v of [offset, maxSize, size, maxXres, maxYres]) if (v < 0) return v;
+  const edid = new Uint8Array(Math.min(size, maxSize));
+  if (edid.byteLength > 0) {
+    const rb = sys.pread(fd, edid, base + offset);
+    if (rb < 0) return rb;
+  }
+  return { edid, maxXres, maxYres };
+}

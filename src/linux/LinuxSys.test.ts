@@ -125,7 +125,7 @@ test('eventfd: nonblocking, cloexec; read returns and resets the counter', () =>
   sys.close(efd);
 });
 
-test('onReadable fires once the eventfd is signalled', { timeout: 5000 }, async () => {
+test('onReadable fires once the eventfd is signalled', { timeout: 60_000 }, async () => {
   const sys = new LinuxSys({ pollIntervalMs: 1 });
   const efd = sys.eventfd();
   let calls = 0;

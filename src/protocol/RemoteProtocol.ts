@@ -2,13 +2,18 @@
  * The remote display protocol between the lab server and the browser viewer: versioned binary
  * WebSocket messages, little-endian. It mirrors the VMM's dma-buf cache on each client — one
  * remote buffer per dmabuf_id, filled with raw guest bytes (formats and tiling are converted in
- * the viewer's shaders) — so a page flip between buffers the client already holds is one 5-byte
+ * the viewer's shaders) — so a page flip between buffers the client already holds is one 17-byte
  * SCANOUT message. Isomorphic: used by src/server (Node) and src/web (browser).
+ *
+ * Version 2 (from 1): SCANOUT carries the flip's sequence number and the host time of the vblank
+ * that latched it; PING/PONG let the viewer estimate the host clock's offset per connection, so it
+ * can measure flip → present. Host times are ms since the epoch with a fraction
+ * (`performance.timeOrigin + performance.now()` on both sides).
  *
  * Every message starts with a u8 type. Server → client types are < 0x80, client → server ≥ 0x80.
  */
 export const PROTOCOL_MAGIC = 0x44504756; // 'VGPD'
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** The largest message either side accepts (a BUFFER_DATA chunk is at most this minus 9). */
 export const MAX_MESSAGE = 1 << 20;
 
@@ -25,6 +30,7 @@ export const enum Msg {
   STATUS = 0x20,
   STATS = 0x21,
   EVENT = 0x22,
+  PONG = 0x23,
   ERROR = 0x7f,
   // client → server
   ATTACH = 0x81,
@@ -33,6 +39,7 @@ export const enum Msg {
   POINTER_ABS = 0x84,
   RESIZE = 0x85,
   ACK = 0x86,
+  PING = 0x87,
 }
 
 /** Why nothing (or something stale) shows; the viewer prints a sentence for each. */
@@ -53,13 +60,15 @@ export type ServerMessage =
   | { type: Msg.BUFFER_CREATE; id: number; drmFormat: number; modifier: bigint; width: number; height: number; stride: number; size: number }
   | { type: Msg.BUFFER_DATA; id: number; offset: number; bytes: Uint8Array }
   | { type: Msg.BUFFER_RELEASE; id: number }
-  | { type: Msg.SCANOUT; id: number }
+  /** `flipSeq`: the VM's flip counter (gaps are flips this client never saw); `vblankMs`: 0 = unknown. */
+  | { type: Msg.SCANOUT; id: number; flipSeq: number; vblankMs: number }
   | { type: Msg.CURSOR_DEFINE; id: number; hotX: number; hotY: number }
   | { type: Msg.CURSOR_MOVE; x: number; y: number }
   | { type: Msg.FRAME; seq: number; rects: Rect[] }
   | { type: Msg.STATUS; code: StatusCode; text: string }
   | { type: Msg.STATS; stats: unknown }
   | { type: Msg.EVENT; event: unknown }
+  | { type: Msg.PONG; seq: number; clientMs: number; serverMs: number }
   | { type: Msg.ERROR; code: number; text: string };
 
 export type ClientMessage =
@@ -68,7 +77,8 @@ export type ClientMessage =
   | { type: Msg.POINTER_REL; dx: number; dy: number; buttons: number }
   | { type: Msg.POINTER_ABS; x: number; y: number; buttons: number }
   | { type: Msg.RESIZE; width: number; height: number }
-  | { type: Msg.ACK; seq: number };
+  | { type: Msg.ACK; seq: number }
+  | { type: Msg.PING; seq: number; clientMs: number };
 
 export interface Rect { x: number; y: number; width: number; height: number }
 
@@ -127,9 +137,27 @@ export function encodeBufferData(id: number, offset: number, data: Uint8Array): 
   return bytes;
 }
 
-export function encodeId(type: Msg.BUFFER_RELEASE | Msg.SCANOUT, id: number): Uint8Array {
+export function encodeId(type: Msg.BUFFER_RELEASE, id: number): Uint8Array {
   const { bytes, v } = msg(type, 4);
   v.setUint32(1, id, true);
+  return bytes;
+}
+
+/** SCANOUT: show buffer `id`; flip `flipSeq` latched at host time `vblankMs` (0: unknown). */
+export function encodeScanout(id: number, flipSeq: number, vblankMs: number): Uint8Array {
+  const { bytes, v } = msg(Msg.SCANOUT, 16);
+  v.setUint32(1, id, true);
+  v.setUint32(5, flipSeq >>> 0, true);
+  v.setFloat64(9, vblankMs, true);
+  return bytes;
+}
+
+/** The answer to PING: the client's time echoed, and the host time when it was answered. */
+export function encodePong(seq: number, clientMs: number, serverMs: number): Uint8Array {
+  const { bytes, v } = msg(Msg.PONG, 20);
+  v.setUint32(1, seq >>> 0, true);
+  v.setFloat64(5, clientMs, true);
+  v.setFloat64(13, serverMs, true);
   return bytes;
 }
 
@@ -223,6 +251,14 @@ export function encodeAck(seq: number): Uint8Array {
   return bytes;
 }
 
+/** A clock probe: the server answers PONG at once (NTP-style offset estimate in the viewer). */
+export function encodePing(seq: number, clientMs: number): Uint8Array {
+  const { bytes, v } = msg(Msg.PING, 12);
+  v.setUint32(1, seq >>> 0, true);
+  v.setFloat64(5, clientMs, true);
+  return bytes;
+}
+
 // ---- decoders (validate everything; never throw) -------------------------------------------
 
 function need(b: Uint8Array, n: number, name: string): ProtocolError | undefined {
@@ -290,6 +326,13 @@ export function decodeClientMessage(data: Uint8Array): ClientMessage | ProtocolE
       if (e) return e;
       return { type: Msg.ACK, seq: v.getUint32(1, true) };
     }
+    case Msg.PING: {
+      const e = need(data, 13, 'PING');
+      if (e) return e;
+      const clientMs = v.getFloat64(5, true);
+      if (!Number.isFinite(clientMs)) return { error: 'PING: time is not a finite number' };
+      return { type: Msg.PING, seq: v.getUint32(1, true), clientMs };
+    }
     default:
       return { error: `unknown message type 0x${data[0]!.toString(16)}` };
   }
@@ -322,11 +365,25 @@ export function decodeServerMessage(data: Uint8Array): ServerMessage | ProtocolE
     case Msg.BUFFER_DATA:
       if (data.byteLength < BUFFER_DATA_HEADER) return { error: 'BUFFER_DATA: short' };
       return { type: Msg.BUFFER_DATA, id: v.getUint32(1, true), offset: v.getUint32(5, true), bytes: data.subarray(BUFFER_DATA_HEADER) };
-    case Msg.BUFFER_RELEASE:
-    case Msg.SCANOUT: {
-      const e = need(data, 5, 'id message');
+    case Msg.BUFFER_RELEASE: {
+      const e = need(data, 5, 'BUFFER_RELEASE');
       if (e) return e;
-      return { type: data[0] as Msg.BUFFER_RELEASE | Msg.SCANOUT, id: v.getUint32(1, true) };
+      return { type: Msg.BUFFER_RELEASE, id: v.getUint32(1, true) };
+    }
+    case Msg.SCANOUT: {
+      const e = need(data, 17, 'SCANOUT');
+      if (e) return e;
+      const vblankMs = v.getFloat64(9, true);
+      if (!Number.isFinite(vblankMs) || vblankMs < 0) return { error: 'SCANOUT: vblank time is not a time' };
+      return { type: Msg.SCANOUT, id: v.getUint32(1, true), flipSeq: v.getUint32(5, true), vblankMs };
+    }
+    case Msg.PONG: {
+      const e = need(data, 21, 'PONG');
+      if (e) return e;
+      const clientMs = v.getFloat64(5, true);
+      const serverMs = v.getFloat64(13, true);
+      if (!Number.isFinite(clientMs) || !Number.isFinite(serverMs)) return { error: 'PONG: times are not finite numbers' };
+      return { type: Msg.PONG, seq: v.getUint32(1, true), clientMs, serverMs };
     }
     case Msg.CURSOR_DEFINE: {
       const e = need(data, 13, 'CURSOR_DEFINE');

@@ -3,9 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { ServerConfigError } from './ServerConfigError.ts';
 
-/** The cookie the page sets when it was opened with `?token=`, so scripts and the socket carry it. */
-export const TOKEN_COOKIE = 'vgpu_token';
-
 /** True for 127.0.0.0/8, ::1 (also IPv4-mapped), and the name `localhost`. */
 export function isLoopbackAddress(host: string): boolean {
   let h = host.trim().toLowerCase();
@@ -48,7 +45,8 @@ function digest(s: string): Buffer {
 /**
  * Who may talk to the lab server.
  *  - Token: required on a non-loopback listen address (refused at start without one), compared
- *    in constant time, taken from `?token=`, the `vgpu_token` cookie or `Authorization: Bearer`.
+ *    in constant time, taken from `?token=` or `Authorization: Bearer`. Never from a cookie:
+ *    browsers send a host's cookies to every port of it, so another service there would get it.
  *  - Host header: without a token only loopback names and the listen address are served, so a
  *    DNS-rebinding page (evil.example resolving to 127.0.0.1) gets nothing.
  *  - Origin (WebSocket upgrade): must be this server's own origin as the Host header names it;
@@ -90,7 +88,7 @@ export class AccessPolicy {
     if (q !== null) return { token: q, fromQuery: true };
     const auth = req.headers.authorization;
     if (auth !== undefined && /^bearer /i.test(auth)) return { token: auth.slice(7).trim(), fromQuery: false };
-    return { token: cookie(req.headers.cookie, TOKEN_COOKIE), fromQuery: false };
+    return { token: undefined, fromQuery: false };
   }
 
   public hostOk(host: string | undefined): boolean {
@@ -108,20 +106,4 @@ export class AccessPolicy {
     const h = host.toLowerCase();
     return o === `http://${h}` || o === `https://${h}`;
   }
-}
-
-function cookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }

@@ -1,9 +1,11 @@
 import type { WebSocket } from 'ws';
 import {
-  Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodeStatus, isProtocolError,
+  Msg, StatusCode, decodeClientMessage, encodeError, encodeHello, encodePong, encodeStatus, isProtocolError,
   type ClientMessage,
 } from '../protocol/RemoteProtocol.ts';
 import type { ClientStats } from '../protocol/InspectorData.ts';
+import type { BudgetAccount, OutputBudget } from './OutputBudget.ts';
+import { RateLimit } from './RateLimit.ts';
 import { RemoteMirror, type MirrorOptions } from './RemoteMirror.ts';
 import type { LabVmStats, VmChannel } from './VmChannel.ts';
 import type { LabVm, PointerInput } from './VmRegistry.ts';
@@ -15,6 +17,7 @@ export const enum ErrorCode {
   NOT_ATTACHED = 409,
   TOO_LARGE = 413,
   UNSUPPORTED_FRAME = 415,
+  TOO_MANY = 429,
   INTERNAL = 500,
   NOT_SUPPORTED = 501,
 }
@@ -34,10 +37,18 @@ export const MAX_CLIENT_MESSAGE = 4096;
 export const ERROR_BUDGET = 32;
 /** Client messages per second before the client is closed as a flood (1008). */
 export const MESSAGE_RATE = 2000;
+/**
+ * ATTACH and RESIZE per second per client (average, burst): each can make the server resend a
+ * whole display or the guest re-mode, so a flood of them is refused with ERROR 429.
+ */
+export const ATTACH_RATE = { rate: 4, burst: 8 } as const;
+export const RESIZE_RATE = { rate: 4, burst: 4 } as const;
 
-export interface SessionOptions extends MirrorOptions {
+export interface SessionOptions extends Omit<MirrorOptions, 'account' | 'left'> {
   /** Send STATS (the server's tick decides when). Default true; `?stats=0` turns it off. */
   readonly stats?: boolean;
+  /** The server's global bound on queued output; a client over its share may be dropped. */
+  readonly budget?: OutputBudget;
 }
 
 /** What a session asks of the server that owns it. */
@@ -46,7 +57,10 @@ export interface SessionHost {
   channelFor(vm: LabVm): VmChannel;
   channelUnused(channel: VmChannel): void;
   helloInfo(session: ClientSession): unknown;
-  log(line: string): void;
+  /** A log line a peer can trigger: rate-limited per `kind`, `noun` names it in the summary. */
+  peerLog(kind: string, noun: string, line: () => string): void;
+  /** May `vm` take one more `what` now (the per-VM limit over all clients)? */
+  vmAllows(vm: LabVm, what: 'attach' | 'resize'): boolean;
 }
 
 /**
@@ -78,6 +92,10 @@ export class ClientSession {
   private _inputs = 0;
   private _lastDrain: number;
   private readonly _statsOn: boolean;
+  private readonly _account: BudgetAccount | undefined;
+  private readonly _attachLimit: RateLimit;
+  private readonly _resizeLimit: RateLimit;
+  private _dropReason: string | undefined;
   /** mirror.stats.bytesSent at the last STATS (undefined before the first). */
   private _statsBytesSent: number | undefined;
 
@@ -88,6 +106,12 @@ export class ClientSession {
     this._host = host;
     this.openedAt = this.lastPong = this._lastDrain = Date.now();
     this._statsOn = options.stats ?? true;
+    this._attachLimit = new RateLimit(ATTACH_RATE.rate, ATTACH_RATE.burst, this.openedAt);
+    this._resizeLimit = new RateLimit(RESIZE_RATE.rate, RESIZE_RATE.burst, this.openedAt);
+    this._account = options.budget?.register({
+      evict: (reason) => this.drop(reason),
+      wake: () => this.mirror.pump(),
+    });
     this.mirror = new RemoteMirror({
       send: (bytes, done) => {
         ws.send(bytes, { binary: true }, () => {
@@ -95,7 +119,7 @@ export class ClientSession {
           done();
         });
       },
-    }, options);
+    }, { ...options, account: this._account, left: (ch) => host.channelUnused(ch) });
     ws.on('message', (data, isBinary) => this._onMessage(data, isBinary));
     ws.on('pong', () => { this.lastPong = Date.now(); });
     this.whenClosed = new Promise((resolve) => ws.once('close', () => resolve()));
@@ -143,6 +167,22 @@ export class ClientSession {
     this.dispose();
   }
 
+  /** Why the server dropped this client (undefined while it is connected or closed normally). */
+  public get dropReason(): string | undefined {
+    return this._dropReason;
+  }
+
+  /**
+   * Drop a client that does not read: a close frame would wait behind the bytes it does not
+   * read, so the socket is cut at once (freeing its queue) and the reason goes to the log.
+   */
+  public drop(reason: string): void {
+    if (this._closed) return;
+    this._dropReason = reason;
+    this._host.peerLog('drop', 'dropped clients', () => `client ${this.id} (${this.remote}) dropped: ${reason}`);
+    this.terminate();
+  }
+
   /** Drop the socket without a handshake (dead peer). */
   public terminate(): void {
     this._ws.terminate();
@@ -166,6 +206,7 @@ export class ClientSession {
 
   /** The VM went away (removed from the registry): detach, tell the client, stay connected. */
   public vmRemoved(vm: LabVm): void {
+    this.mirror.forgetVm(vm);
     if (this._vm !== vm) return;
     const ch = this.mirror.channel;
     this._keysDown.clear();
@@ -188,7 +229,7 @@ export class ClientSession {
       this._onMessageUnsafe(data, isBinary);
     } catch (err) {
       // A bug here must cost one client, not the lab.
-      this._host.log(`client ${this.id}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      this._host.peerLog('internal', 'internal errors', () => `client ${this.id}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       this.close(CloseCode.INTERNAL, 'internal server error');
     }
   }
@@ -227,6 +268,11 @@ export class ClientSession {
       this._attach(m.vm);
       return;
     }
+    if (m.type === Msg.PING) {
+      // Answered at once, attached or not: the viewer's clock-offset estimate for flip → present.
+      this.mirror.postControl(encodePong(m.seq, m.clientMs, performance.timeOrigin + performance.now()));
+      return;
+    }
     const vm = this._vm;
     if (vm === undefined) {
       this._error(ErrorCode.NOT_ATTACHED, `${msgName(m.type)} before ATTACH`);
@@ -255,6 +301,9 @@ export class ClientSession {
       }
       case Msg.RESIZE:
         if (vm.requestResize === undefined) return this._error(ErrorCode.NOT_SUPPORTED, `VM '${vm.name}' cannot resize`);
+        if (!this._resizeLimit.take(Date.now()) || !this._host.vmAllows(vm, 'resize')) {
+          return this._error(ErrorCode.TOO_MANY, `RESIZE refused: at most ${RESIZE_RATE.rate} per second`);
+        }
         this._input(() => vm.requestResize!(m.width, m.height));
         return;
       case Msg.ACK:
@@ -270,6 +319,10 @@ export class ClientSession {
       return;
     }
     if (vm === this._vm) return;
+    if (!this._attachLimit.take(Date.now()) || !this._host.vmAllows(vm, 'attach')) {
+      this._error(ErrorCode.TOO_MANY, `ATTACH refused: at most ${ATTACH_RATE.rate} per second`);
+      return;
+    }
     this._releaseInput();
     const old = this.mirror.channel;
     this._vm = vm;
@@ -283,7 +336,7 @@ export class ClientSession {
     try {
       fn();
     } catch (err) {
-      this._host.log(`input handler of VM '${this._vm?.name}' threw: ${err instanceof Error ? err.message : String(err)}`);
+      this._host.peerLog('input', 'failed inputs', () => `input handler of VM '${this._vm?.name}' threw: ${err instanceof Error ? err.message : String(err)}`);
       this._error(ErrorCode.INTERNAL, 'the VM could not take this input');
     }
   }
@@ -299,7 +352,7 @@ export class ClientSession {
         vm.sendPointer?.(at ? { kind: 'abs', x: at.x, y: at.y, buttons: 0 } : { kind: 'rel', dx: 0, dy: 0, buttons: 0 });
       }
     } catch (err) {
-      this._host.log(`releasing input on VM '${vm.name}' failed: ${err instanceof Error ? err.message : String(err)}`);
+      this._host.peerLog('input', 'failed inputs', () => `releasing input on VM '${vm.name}' failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     this._keysDown.clear();
     this._buttons = 0;

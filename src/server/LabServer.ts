@@ -1,13 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { RealClock } from '../base/Clock.ts';
 import type { IDisposable } from '../base/Disposable.ts';
 import type { ClientStats, InspectorEvent } from '../protocol/InspectorData.ts';
 import { ScanoutModel, type ScanoutPreset } from '../render/ScanoutModel.ts';
 import { Msg, PROTOCOL_VERSION, encodeJson } from '../protocol/RemoteProtocol.ts';
-import { AccessPolicy, TOKEN_COOKIE, isLoopbackAddress } from './AccessPolicy.ts';
+import { AccessPolicy, isLoopbackAddress } from './AccessPolicy.ts';
 import { ClientSession, CloseCode, ERROR_BUDGET, MAX_CLIENT_MESSAGE, type SessionHost } from './ClientSession.ts';
+import { ConnectionGate, type ConnectionGateStats } from './ConnectionGate.ts';
+import { LogLimiter, peerText } from './LogLimiter.ts';
+import { OutputBudget, type OutputBudgetStats } from './OutputBudget.ts';
+import { RateLimit } from './RateLimit.ts';
 import { ServerConfigError } from './ServerConfigError.ts';
 import { MAX_CHUNK_BYTES, VmChannel, type LabVmStats } from './VmChannel.ts';
 import { loadViewerAssets, type StaticAssets } from './StaticAssets.ts';
@@ -22,14 +28,30 @@ export interface LabServerOptions {
   readonly port?: number;
   /** Fail when `port` is busy instead of trying the next 20. Default false. */
   readonly strictPort?: boolean;
-  /** Shared secret every client must present (`?token=`, cookie or Bearer). */
+  /** Shared secret every WebSocket client must present (`?token=` or Bearer). */
   readonly token?: string;
+  /** PEM certificate and key: serve HTTPS and WSS. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Allow a non-loopback listen address without TLS (the token and input cross in clear). */
+  readonly insecure?: boolean;
   /** Files to serve. Default: the viewer built in memory by src/web/build.ts, or a placeholder. */
   readonly assets?: StaticAssets;
   /** Per-client bound on bytes queued for sending (plus one 256 KiB chunk). Default 16 MiB. */
   readonly maxQueuedBytes?: number;
   /** Concurrent WebSocket clients, at most. Default 256. */
   readonly maxClients?: number;
+  /** Bytes queued for all clients together, at most (OutputBudget). Default 256 MiB. */
+  readonly maxQueuedTotal?: number;
+  /** A client with output queued and none written for this long is dropped. Default 10 000 ms. */
+  readonly stallMs?: number;
+  /** TCP connections at once, authenticated or not. Default 512. */
+  readonly maxConnections?: number;
+  /** TCP connections from one peer address at once. Default 32. */
+  readonly maxPerAddress?: number;
+  /** Connections without an accepted WebSocket yet (plain HTTP included). Default 64. */
+  readonly maxPending?: number;
+  /** Time a connection has to complete its request or upgrade. Default 10 000 ms. */
+  readonly requestDeadlineMs?: number;
   /** STATS period per attached client in ms; 0 = never. Default 1000. */
   readonly statsIntervalMs?: number;
   /** Ping period in ms; a client silent for two periods is dropped. 0 = off. Default 30000. */
@@ -59,7 +81,16 @@ export interface LabServerStats {
   readonly httpRequests: number;
   readonly httpRejected: number;
   readonly protocolErrors: number;
+  /** The global output budget and the connection gate. */
+  readonly budget: OutputBudgetStats;
+  readonly connections: ConnectionGateStats;
+  /** Log lines a peer triggered that were counted instead of written. */
+  readonly logSuppressed: number;
 }
+
+/** Per VM over all clients (average per second, burst): ATTACHes to it, RESIZEs of it. */
+const VM_ATTACH_RATE = { rate: 200, burst: 400 } as const;
+const VM_RESIZE_RATE = { rate: 8, burst: 8 } as const;
 
 /** The WebSocket endpoint. Query: `token`, `events=1` (inspector EVENTs), `stats=0` (no STATS). */
 export const WS_PATH = '/ws';
@@ -105,10 +136,16 @@ export class LabServer implements SessionHost {
   private readonly _log: (line: string) => void;
   private _assets: StaticAssets | undefined;
   private _http: Server | undefined;
+  private readonly _gate: ConnectionGate;
+  private readonly _budget: OutputBudget;
+  private readonly _limiter: LogLimiter;
+  private readonly _vmLimits = new WeakMap<LabVm, { attach: RateLimit; resize: RateLimit }>();
   private _wss: WebSocketServer | undefined;
   private _port = 0;
   private readonly _sessions = new Set<ClientSession>();
   private readonly _channels = new Map<LabVm, VmChannel>();
+  /** Remote buffer ids in use over all channels (a client may hold two VMs' buffers). */
+  private readonly _remoteIds = new Set<number>();
   private readonly _scanoutModel: ScanoutModel;
   private readonly _subs: IDisposable[] = [];
   private readonly _timers: ReturnType<typeof setInterval>[] = [];
@@ -138,7 +175,24 @@ export class LabServer implements SessionHost {
     this.access = new AccessPolicy({
       listen: this.listenAddress, token: opts.token, allowedOrigins: opts.allowedOrigins, allowedHosts: opts.allowedHosts,
     });
+    if (!isLoopbackAddress(this.listenAddress) && opts.tls === undefined && opts.insecure !== true) {
+      throw new ServerConfigError(`refusing to serve ${this.listenAddress} without TLS: the token and every keystroke ` +
+        'would cross the network in clear (give --tls-cert and --tls-key, or --insecure to accept that)');
+    }
     this._log = opts.log ?? (() => {});
+    const clock = new RealClock();
+    this._limiter = new LogLimiter(this._log, { clock });
+    try {
+      this._budget = new OutputBudget({ clock, maxBytes: opts.maxQueuedTotal, stallMs: opts.stallMs });
+      this._gate = new ConnectionGate({
+        maxConnections: opts.maxConnections, maxPerAddress: opts.maxPerAddress, maxPending: opts.maxPending,
+        pendingDeadlineMs: opts.requestDeadlineMs,
+        onRefuse: (why, address) => this.peerLog(`gate-${why}`, GATE_NOUN[why], () =>
+          `connection from ${peerText(address)} ${GATE_TEXT[why]}`),
+      });
+    } catch (err) {
+      throw err instanceof RangeError ? new ServerConfigError(err.message) : err;
+    }
     this._assets = opts.assets;
     this._scanoutModel = ScanoutModel.preset(opts.scanoutHost ?? 'i915-like');
   }
@@ -154,7 +208,14 @@ export class LabServer implements SessionHost {
   public async listen(): Promise<void> {
     if (this._http !== undefined) throw new Error('LabServer is already listening');
     this._assets ??= await loadViewerAssets(this._log);
-    const http = createServer((req, res) => this._request(req, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this._request(req, res);
+    const tls = this._opts.tls;
+    const http: Server = tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest);
+    // Every TCP connection is counted before a byte is parsed (or a TLS handshake done).
+    this._gate.attach(http);
+    const deadline = this._opts.requestDeadlineMs ?? 10_000;
+    http.headersTimeout = deadline;
+    http.requestTimeout = deadline;
     const wss = new WebSocketServer({
       noServer: true, maxPayload: MAX_PAYLOAD, clientTracking: false, perMessageDeflate: false,
     });
@@ -186,26 +247,45 @@ export class LabServer implements SessionHost {
     this._http = http;
     this._wss = wss;
     this._port = (http.address() as AddressInfo).port;
+    if (first !== 0 && this._port !== first) this._log(`port ${first} is in use; serving on ${this._port} instead`);
     this._subs.push(this.vms.onAdd(() => this._vmsChanged()));
     this._subs.push(this.vms.onRemove((vm) => this._vmRemoved(vm)));
     const statsMs = this._opts.statsIntervalMs ?? 1000;
     if (statsMs > 0) this._every(statsMs, () => this._statsTick(statsMs));
     const beat = this._opts.heartbeatMs ?? 30000;
     if (beat > 0) this._every(beat, () => this._heartbeat(beat));
-    this._log(`serving ${this.url}`);
+    this._log(`serving ${this.publicUrl}`);
+    if (!isLoopbackAddress(this.listenAddress) && tls === undefined) {
+      this._log(`WARNING: --insecure: serving ${this.listenAddress} without TLS; the token and every keystroke cross the network in clear`);
+    }
   }
 
   public get port(): number {
     return this._port;
   }
 
-  /** The URL to open (with the token when one is required). */
+  /** The URL to open, with the token when one is required: print it only when asked to. */
   public get url(): string {
+    const token = this._opts.token !== undefined ? `?token=${encodeURIComponent(this._opts.token)}` : '';
+    return `${this.publicUrl}${token}`;
+  }
+
+  /** The URL without the token (safe for logs and terminals). */
+  public get publicUrl(): string {
     let host = this.listenAddress;
     if (host === '0.0.0.0' || host === '::') host = 'localhost';
     if (host.includes(':')) host = `[${host}]`;
-    const token = this._opts.token !== undefined ? `?token=${encodeURIComponent(this._opts.token)}` : '';
-    return `http://${host}:${this._port}/${token}`;
+    return `${this._opts.tls === undefined ? 'http' : 'https'}://${host}:${this._port}/`;
+  }
+
+  /** The global output budget (a VNC server registers its clients here too). */
+  public get budget(): OutputBudget {
+    return this._budget;
+  }
+
+  /** The connection limits (a VNC listener attaches here too). */
+  public get gate(): ConnectionGate {
+    return this._gate;
   }
 
   public get stats(): LabServerStats {
@@ -227,7 +307,8 @@ export class LabServer implements SessionHost {
       clients: this._sessions.size, attached, channels: this._channels.size, queuedBytes: queued,
       queuedPeak: this._queuedPeak, bytesSent: bytes, messagesSent: messages, wsAccepted: this._wsAccepted,
       wsRejected: this._wsRejected, wsClosed: this._wsClosed, httpRequests: this._httpRequests,
-      httpRejected: this._httpRejected, protocolErrors: errors,
+      httpRejected: this._httpRejected, protocolErrors: errors, budget: this._budget.stats,
+      connections: this._gate.stats, logSuppressed: this._limiter.suppressed,
     };
   }
 
@@ -253,6 +334,8 @@ export class LabServer implements SessionHost {
     clearTimeout(timer);
     for (const s of sessions) s.terminate();
     this._sessions.clear();
+    this._budget.dispose();
+    this._limiter.dispose();
     for (const ch of this._channels.values()) ch.dispose();
     this._channels.clear();
     const http = this._http;
@@ -274,7 +357,7 @@ export class LabServer implements SessionHost {
   public channelFor(vm: LabVm): VmChannel {
     let ch = this._channels.get(vm);
     if (ch === undefined) {
-      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel });
+      ch = new VmChannel(vm, { scanoutModel: this._scanoutModel, sharedIds: this._remoteIds });
       this._channels.set(vm, ch);
     }
     return ch;
@@ -284,6 +367,8 @@ export class LabServer implements SessionHost {
     if (ch.clientCount > 0 || this._channels.get(ch.vm) !== ch) return;
     this._channels.delete(ch.vm);
     ch.dispose();
+    // The VM's last viewer left (not a shutdown, not a removal): it may undo a viewer's resize.
+    if (!this._closing && this.vms.get(ch.vm.name) === ch.vm) ch.vm.lastViewerLeft?.();
   }
 
   public helloInfo(session: ClientSession): unknown {
@@ -292,13 +377,30 @@ export class LabServer implements SessionHost {
       vms: this.vms.list().map(summarize),
       limits: {
         maxClientMessage: MAX_CLIENT_MESSAGE, maxChunk: MAX_CHUNK_BYTES, errorBudget: ERROR_BUDGET,
-        maxQueuedBytes: this._opts.maxQueuedBytes ?? 16 * 1024 * 1024,
+        maxQueuedBytes: this._opts.maxQueuedBytes ?? 16 * 1024 * 1024, maxQueuedTotal: this._budget.maxBytes,
       },
     };
   }
 
   public log(line: string): void {
     this._log(line);
+  }
+
+  public peerLog(kind: string, noun: string, line: () => string): void {
+    this._limiter.write(kind, noun, line);
+  }
+
+  public vmAllows(vm: LabVm, what: 'attach' | 'resize'): boolean {
+    let l = this._vmLimits.get(vm);
+    if (l === undefined) {
+      const now = Date.now();
+      l = {
+        attach: new RateLimit(VM_ATTACH_RATE.rate, VM_ATTACH_RATE.burst, now),
+        resize: new RateLimit(VM_RESIZE_RATE.rate, VM_RESIZE_RATE.burst, now),
+      };
+      this._vmLimits.set(vm, l);
+    }
+    return l[what].take(Date.now());
   }
 
   // ---- HTTP -----------------------------------------------------------------------------------
@@ -318,14 +420,14 @@ export class LabServer implements SessionHost {
     // Exact lookup in an in-memory map: no path from a request ever reaches the filesystem.
     const asset = this._assets?.get(url.pathname);
     if (asset === undefined) return this._refuse(res, 404, 'not found');
-    const { token, fromQuery } = this.access.tokenFrom(req, url);
-    if (!this.access.tokenOk(token)) {
-      return this._refuse(res, 401, 'missing or wrong token: open the URL the server printed (it ends in ?token=…)');
+    // The viewer's files hold no secret and a browser cannot present the token for them without a
+    // cookie (which every other port of the host would receive): they are served to anyone. Only
+    // the WebSocket needs the token. A token presented here must still be the right one.
+    const { token } = this.access.tokenFrom(req, url);
+    if (token !== undefined && !this.access.tokenOk(token)) {
+      return this._refuse(res, 401, 'wrong token: open the URL the server printed with --print-url');
     }
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-    if (fromQuery && this.access.tokenRequired && token !== undefined) {
-      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
-    }
     res.setHeader('Content-Type', asset.type);
     res.setHeader('Content-Length', asset.body.byteLength);
     res.statusCode = 200;
@@ -355,22 +457,16 @@ export class LabServer implements SessionHost {
     if (url === undefined || url.pathname !== WS_PATH) return reject(404, `the WebSocket endpoint is ${WS_PATH}`);
     if (!this.access.hostOk(req.headers.host)) return reject(403, 'host not served without a token');
     if (!this.access.originOk(req.headers.origin, req.headers.host)) {
-      this._log(`refused cross-origin WebSocket from ${req.headers.origin ?? '?'}`);
+      const origin = req.headers.origin;
+      this.peerLog('origin', 'refused cross-origin upgrades', () => `refused cross-origin WebSocket from ${peerText(origin)}`);
       return reject(403, 'cross-origin WebSocket refused');
     }
-    if (this._sessions.size >= (this._opts.maxClients ?? 256)) return reject(503, 'too many viewers');
     const { token } = this.access.tokenFrom(req, url);
-    const tokenOk = this.access.tokenOk(token);
-    this._wss.handleUpgrade(req, socket, head, (ws) => {
-      if (!tokenOk) {
-        // Accepted only to say why: a browser cannot read an HTTP 401 on a WebSocket.
-        this._wsRejected++;
-        ws.on('error', () => {});
-        ws.close(CloseCode.BAD_TOKEN, 'missing or wrong token');
-        return;
-      }
-      this._connect(ws, req, url);
-    });
+    // Refused before the upgrade: no 101, no WebSocket held open for a peer without the token.
+    if (!this.access.tokenOk(token)) return reject(401, 'missing or wrong token');
+    if (this._sessions.size >= (this._opts.maxClients ?? 256)) return reject(503, 'too many viewers');
+    this._gate.promote(tcpSocket(req.socket));
+    this._wss.handleUpgrade(req, socket, head, (ws) => this._connect(ws, req, url));
   }
 
   private _connect(ws: WebSocket, req: IncomingMessage, url: URL): void {
@@ -378,10 +474,10 @@ export class LabServer implements SessionHost {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const session = new ClientSession(this._nextId++, ws, remote, this, {
       maxQueuedBytes: this._opts.maxQueuedBytes, events: url.searchParams.get('events') === '1',
-      stats: url.searchParams.get('stats') !== '0',
+      stats: url.searchParams.get('stats') !== '0', budget: this._budget,
     });
     this._sessions.add(session);
-    ws.on('error', (err) => this._log(`client ${session.id}: ${err.message}`));
+    ws.on('error', (err) => this.peerLog('ws-error', 'client socket errors', () => `client ${session.id}: ${peerText(err.message)}`));
     ws.on('close', () => {
       this._wsClosed++;
       this._forget(session);
@@ -447,7 +543,7 @@ export class LabServer implements SessionHost {
     const now = Date.now();
     for (const s of [...this._sessions]) {
       if (now - s.lastPong > 2 * periodMs + 1000) {
-        this._log(`client ${s.id} (${s.remote}) stopped answering: dropped`);
+        this.peerLog('heartbeat', 'silent clients dropped', () => `client ${s.id} (${s.remote}) stopped answering: dropped`);
         s.terminate();
         this._forget(s);
       } else {
@@ -461,6 +557,20 @@ export class LabServer implements SessionHost {
     t.unref();
     this._timers.push(t);
   }
+}
+
+const GATE_NOUN: Record<string, string> = {
+  'total': 'connections refused (total cap)', 'per-address': 'connections refused (per-address cap)',
+  'pending-evicted': 'pending connections evicted', 'deadline': 'connections past the request deadline',
+};
+const GATE_TEXT: Record<string, string> = {
+  'total': 'refused: too many connections', 'per-address': 'refused: too many connections from this address',
+  'pending-evicted': 'closed: too many connections without a request', 'deadline': 'closed: no request or upgrade in time',
+};
+
+/** The TCP socket under a request's socket (a TLS socket wraps the one the gate counted). */
+function tcpSocket(s: Socket): Socket {
+  return (s as Socket & { _parent?: Socket })._parent ?? s;
 }
 
 function parseUrl(target: string | undefined): URL | undefined {

@@ -6,7 +6,7 @@ import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../kms/Modifier.ts';
 import { Msg, decodeServerMessage, isProtocolError, type ServerMessage } from '../protocol/RemoteProtocol.ts';
 import { BLOCK_SIZE, BufferShadow } from './BufferShadow.ts';
-import { RemoteMirror } from './RemoteMirror.ts';
+import { RemoteMirror, type MirrorOptions } from './RemoteMirror.ts';
 import { MAX_CHUNK_BYTES, NO_BUFFER, VmChannel } from './VmChannel.ts';
 import type { LabVm } from './VmRegistry.ts';
 
@@ -63,11 +63,11 @@ async function tick(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-function rig(): { console: DisplayConsole; channel: VmChannel; t: HeldTransport; mirror: RemoteMirror } {
+function rig(options: MirrorOptions = {}): { console: DisplayConsole; channel: VmChannel; t: HeldTransport; mirror: RemoteMirror } {
   const console = new DisplayConsole();
   const channel = new VmChannel(vmOf(console));
   const t = new HeldTransport();
-  const mirror = new RemoteMirror(t);
+  const mirror = new RemoteMirror(t, options);
   return { console, channel, t, mirror };
 }
 
@@ -207,7 +207,7 @@ describe('RemoteMirror', () => {
     assert.ok(z.type === Msg.BUFFER_CREATE && z.id !== NO_BUFFER);
   });
 
-  it('releases everything it sent when the client switches VMs, before the new VM\'s buffers', async () => {
+  it('a switch to another VM parks the first: a switch back resends only what changed', async () => {
     const r = rig();
     const b = buffer(5, 64, 64);
     b.bytes.fill(3);
@@ -215,14 +215,72 @@ describe('RemoteMirror', () => {
     r.mirror.attach(r.channel);
     await tick();
     const other = new DisplayConsole();
-    const b2 = buffer(5, 64, 64);
+    const b2 = buffer(6, 64, 64);
     b2.bytes.fill(4);
     other.showScanout(b2);
+    const otherChannel = new VmChannel(vmOf(other));
+    let from = r.t.sent.length;
+    r.mirror.attach(otherChannel);
+    await tick();
+    assert.ok(!r.t.types(from).includes(Msg.BUFFER_RELEASE), 'the first VM\'s buffer stays on the client');
+    const created = r.t.sent.slice(from).find((m) => m.type === Msg.BUFFER_CREATE);
+    assert.ok(created !== undefined && created.id === 6);
+    assert.equal(r.channel.clientCount, 1, 'the parked channel is kept');
+    // Back: one row changed meanwhile; only that block and a SCANOUT go out.
+    b.bytes.fill(9, 0, 64 * 4);
+    r.console.update([{ x: 0, y: 0, width: 64, height: 1 }]);
+    from = r.t.sent.length;
+    r.mirror.attach(r.channel);
+    await tick();
+    const back = r.t.sent.slice(from);
+    assert.ok(!back.some((m) => m.type === Msg.BUFFER_CREATE), 'nothing recreated');
+    const data = back.filter((m) => m.type === Msg.BUFFER_DATA).reduce((n, m) => n + (m as { bytes: Uint8Array }).bytes.byteLength, 0);
+    assert.ok(data <= 4096, `resent ${data} of ${b.bytes.byteLength} bytes`);
+    assert.ok(back.some((m) => m.type === Msg.SCANOUT && m.id === 5));
+    assert.equal(otherChannel.clientCount, 1, 'now the other one is parked');
+    // A plain detach releases everything the client holds, parked or not.
+    from = r.t.sent.length;
+    r.mirror.detach();
+    r.mirror.forgetVm(otherChannel.vm);
+    await tick();
+    const released = r.t.sent.slice(from).filter((m) => m.type === Msg.BUFFER_RELEASE).map((m) => m.id).sort();
+    assert.deepEqual(released, [5, 6]);
+    assert.equal(r.channel.clientCount, 0);
+    assert.equal(otherChannel.clientCount, 0);
+  });
+
+  it('a parked buffer whose id the new VM uses is released before that id is created', async () => {
+    const r = rig();
+    r.console.showScanout(buffer(5, 64, 64));
+    r.mirror.attach(r.channel);
+    await tick();
+    const other = new DisplayConsole();
+    other.showScanout(buffer(5, 64, 64));
+    const otherChannel = new VmChannel(vmOf(other));
+    await tick();
     const from = r.t.sent.length;
-    r.mirror.attach(new VmChannel(vmOf(other)));
+    r.mirror.attach(otherChannel);
     await tick();
     const types = r.t.types(from).filter((m) => m !== Msg.STATUS);
     assert.deepEqual(types.slice(0, 2), [Msg.BUFFER_RELEASE, Msg.BUFFER_CREATE]);
+    assert.equal(r.channel.clientCount, 0, 'nothing left to keep: the first VM is let go');
+  });
+
+  it('a parked VM expires: its buffers are released and its channel let go', async () => {
+    const left: unknown[] = [];
+    const r = rig({ parkMs: 20, left: (ch) => left.push(ch) });
+    r.console.showScanout(buffer(5, 64, 64));
+    r.mirror.attach(r.channel);
+    await tick();
+    const other = new DisplayConsole();
+    other.showScanout(buffer(6, 64, 64));
+    r.mirror.attach(new VmChannel(vmOf(other)));
+    await tick();
+    const from = r.t.sent.length;
+    while (left.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(left, [r.channel]);
+    await tick();
+    assert.deepEqual(r.t.sent.slice(from).filter((m) => m.type === Msg.BUFFER_RELEASE).map((m) => m.id), [5]);
     assert.equal(r.channel.clientCount, 0);
   });
 

@@ -2,11 +2,12 @@ import { DamageMapper } from '../display/DamageMapper.ts';
 import { formatInfo } from '../kms/Fourcc.ts';
 import {
   Msg, encodeBufferCreate, encodeCursorDefine, encodeCursorMove, encodeFrame, encodeId, encodeJson,
-  encodeStatus,
+  encodeScanout, encodeStatus,
 } from '../protocol/RemoteProtocol.ts';
 import type { IDisposable } from '../base/Disposable.ts';
 import type { MirrorStats, StatsPayload } from '../protocol/InspectorData.ts';
 import type { BufferShadow } from './BufferShadow.ts';
+import type { BudgetAccount } from './OutputBudget.ts';
 import {
   CHUNK_BLOCKS, NO_BUFFER, type ChannelCursor, type ChannelEvent, type ChannelPointer, type ChannelStatus,
   type VmChannel,
@@ -28,6 +29,12 @@ export interface MirrorOptions {
   readonly events?: boolean;
   /** Once the client ACKs frames, keep at most this many FRAMEs un-ACKed. Default 4. */
   readonly ackWindow?: number;
+  /** This client's share of the server's global output budget (none: only the per-client bound). */
+  readonly account?: BudgetAccount;
+  /** How long a VM switched away from stays parked (ms). Default PARK_MS. */
+  readonly parkMs?: number;
+  /** The mirror stopped following `channel` for good (a parked VM expired or was dropped). */
+  readonly left?: (channel: VmChannel) => void;
 }
 
 export type { MirrorStats };
@@ -45,6 +52,20 @@ interface ClientBuffer {
   mapper: DamageMapper | undefined;
   /** A damage pass sent something since the last FRAME. */
   frameDirty: boolean;
+}
+
+/**
+ * The VM a client switched away from stays parked this long: its buffers stay on the client and
+ * the channel keeps their versions, so a switch back sends only what changed meanwhile.
+ */
+export const PARK_MS = 30_000;
+
+interface Parked {
+  readonly channel: VmChannel;
+  readonly held: Map<number, ClientBuffer>;
+  /** The join() handle and the release subscription on the parked channel. */
+  readonly links: IDisposable[];
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 const EVENT_QUEUE = 64;
@@ -67,6 +88,13 @@ export class RemoteMirror {
   private readonly _limit: number;
   private readonly _eventsOn: boolean;
   private readonly _ackWindow: number;
+  private readonly _account: BudgetAccount | undefined;
+  private readonly _left: ((channel: VmChannel) => void) | undefined;
+  private readonly _parkMs: number;
+  private _join: IDisposable | undefined;
+  private _parked: Parked | undefined;
+  /** Remote ids this client claimed on each channel it follows (current and parked). */
+  private readonly _claimed = new Map<VmChannel, Set<number>>();
 
   private _channel: VmChannel | undefined;
   /** join() and event subscriptions on the channel followed now. */
@@ -111,6 +139,9 @@ export class RemoteMirror {
     if (!(this._limit > 0)) throw new RangeError(`maxQueuedBytes must be > 0, got ${this._limit}`);
     this._eventsOn = options.events ?? false;
     this._ackWindow = options.ackWindow ?? 4;
+    this._account = options.account;
+    this._left = options.left;
+    this._parkMs = options.parkMs ?? PARK_MS;
   }
 
   public get channel(): VmChannel | undefined {
@@ -133,37 +164,149 @@ export class RemoteMirror {
     };
   }
 
-  /** Follow `channel` (after releasing whatever another VM left on the client). */
+  /**
+   * Follow `channel`. The VM left behind is parked (its buffers stay on the client for PARK_MS);
+   * a switch back to the parked VM resends only the blocks that changed meanwhile.
+   */
   public attach(channel: VmChannel): void {
-    if (this._channel === channel) return;
-    this.detach();
-    if (this._closed) return;
+    if (this._channel === channel || this._closed) return;
+    const back = this._parked?.channel === channel ? this._parked : undefined;
+    if (back !== undefined) {
+      clearTimeout(back.timer);
+      this._parked = undefined;
+    }
+    this._detach(true);
     this._channel = channel;
-    // Ids the client has yet to release stay taken on the new VM too.
-    for (const id of this._release) channel.claimId(id);
-    this._links = [
-      channel.join(),
-      channel.onChange(() => this.pump()),
-      channel.onRelease((s) => this._released(s)),
-    ];
+    this._join = channel.join();
+    this._links = [channel.onChange(() => this.pump()), channel.onRelease((s) => this._released(s))];
     if (this._eventsOn) this._links.push(channel.onInspect((e) => this._event(e)));
+    if (back !== undefined) {
+      for (const d of back.links) d.dispose();
+      for (const [id, cb] of back.held) {
+        if (!cb.shadow.alive || channel.shadow(id) !== cb.shadow) {
+          if (!this._release.includes(id)) this._release.push(id);
+          continue;
+        }
+        cb.passActive = false;
+        cb.frameDirty = false;
+        cb.mapper?.take();
+        this._held.set(id, cb);
+      }
+    }
+    // A parked buffer whose id the new VM already uses is released (before that id is created).
+    const p = this._parked;
+    if (p !== undefined) {
+      for (const id of [...p.held.keys()]) {
+        if (channel.shadow(id) === undefined) continue;
+        p.held.delete(id);
+        if (!this._release.includes(id)) this._release.push(id);
+      }
+      if (p.held.size === 0) this._dropParked();
+    }
+    // Ids the client still knows (held, parked, to release) stay taken on the new VM too.
+    this._syncClaims();
     this.pump();
   }
 
   /** Stop following the VM; every buffer the client holds is released (in order, on the wire). */
   public detach(): void {
+    this._detach(false);
+  }
+
+  /** The VM is gone: if it is parked, its buffers are released. */
+  public forgetVm(vm: VmChannel['vm']): void {
+    if (this._parked?.channel.vm !== vm) return;
+    this._dropParked();
+    this._syncClaims();
+    this.pump();
+  }
+
+  private _detach(park: boolean): void {
     const ch = this._channel;
     if (ch === undefined) return;
-    this._leave(ch);
+    for (const d of this._links) d.dispose();
+    this._links = [];
     if (this._cursorId !== NO_BUFFER && this._control.length < CONTROL_QUEUE) {
       this._control.push(encodeCursorDefine(NO_BUFFER, 0, 0));
     }
-    for (const id of this._held.keys()) if (!this._release.includes(id)) this._release.push(id);
+    const join = this._join;
+    this._join = undefined;
+    if (park && this._held.size > 0 && join !== undefined) {
+      this._dropParked();
+      for (const cb of this._held.values()) cb.passActive = false;
+      const timer = setTimeout(() => {
+        this._dropParked();
+        this._syncClaims();
+        this.pump();
+      }, this._parkMs);
+      timer.unref?.();
+      this._parked = {
+        channel: ch, held: new Map(this._held), timer,
+        links: [join, ch.onRelease((sh) => this._parkedReleased(sh))],
+      };
+    } else {
+      join?.dispose();
+      for (const id of this._held.keys()) if (!this._release.includes(id)) this._release.push(id);
+    }
     this._held.clear();
+    this._channel = undefined;
     this._scanoutId = this._cursorId = NO_BUFFER;
     this._status = this._pointer = this._cursor = undefined;
     this._syncTarget = undefined;
+    this._syncClaims();
     this.pump();
+  }
+
+  /** Stop keeping the parked VM: its buffers are released on the client, its channel let go. */
+  private _dropParked(): void {
+    const p = this._parked;
+    if (p === undefined) return;
+    this._parked = undefined;
+    clearTimeout(p.timer);
+    for (const id of p.held.keys()) if (!this._release.includes(id)) this._release.push(id);
+    for (const d of p.links) d.dispose();
+    this._left?.(p.channel);
+  }
+
+  private _parkedReleased(shadow: BufferShadow): void {
+    const p = this._parked;
+    const cb = p?.held.get(shadow.remoteId);
+    if (p === undefined || cb === undefined || cb.shadow !== shadow) return;
+    p.held.delete(shadow.remoteId);
+    this._release.push(shadow.remoteId);
+    this.pump();
+  }
+
+  /**
+   * Every channel this client follows (current and parked) has every id the client knows claimed,
+   * so no channel hands one of them to another buffer; claims on channels left are given back.
+   */
+  private _syncClaims(): void {
+    const known = new Set<number>(this._release);
+    for (const id of this._held.keys()) known.add(id);
+    if (this._parked !== undefined) for (const id of this._parked.held.keys()) known.add(id);
+    const followed: VmChannel[] = [];
+    if (this._channel !== undefined && !this._closed) followed.push(this._channel);
+    if (this._parked !== undefined && !this._closed) followed.push(this._parked.channel);
+    for (const [ch, set] of this._claimed) {
+      if (followed.includes(ch)) continue;
+      for (const id of set) ch.unclaimId(id);
+      this._claimed.delete(ch);
+    }
+    for (const ch of followed) {
+      let set = this._claimed.get(ch);
+      if (set === undefined) this._claimed.set(ch, set = new Set());
+      for (const id of set) {
+        if (known.has(id)) continue;
+        ch.unclaimId(id);
+        set.delete(id);
+      }
+      for (const id of known) {
+        if (set.has(id)) continue;
+        ch.claimId(id);
+        set.add(id);
+      }
+    }
   }
 
   /** A small message outside the display state (ERROR, a STATUS after detach); bounded. */
@@ -195,22 +338,26 @@ export class RemoteMirror {
   /** The link is gone: stop sending, forget everything. */
   public close(): void {
     this._closed = true;
-    if (this._channel !== undefined) this._leave(this._channel);
+    this._account?.dispose();
+    for (const d of this._links) d.dispose();
+    this._links = [];
+    this._join?.dispose();
+    this._join = undefined;
+    this._channel = undefined;
+    const parked = this._parked;
+    this._parked = undefined;
+    if (parked !== undefined) {
+      clearTimeout(parked.timer);
+      for (const d of parked.links) d.dispose();
+    }
+    this._syncClaims();
+    if (parked !== undefined) this._left?.(parked.channel);
     this._held.clear();
     this._release.length = 0;
     this._control.length = 0;
     this._events.length = 0;
     this._stats = undefined;
     this._syncTarget = undefined;
-  }
-
-  /** Stop following `ch`: unsubscribe, and give back every id this client claimed there. */
-  private _leave(ch: VmChannel): void {
-    for (const d of this._links) d.dispose();
-    this._links = [];
-    for (const id of this._held.keys()) ch.unclaimId(id);
-    for (const id of this._release) if (!this._held.has(id)) ch.unclaimId(id);
-    this._channel = undefined;
   }
 
   // ---- channel events -----------------------------------------------------------------------------
@@ -246,7 +393,7 @@ export class RemoteMirror {
     try {
       do {
         this._again = false;
-        while (this._queued < this._limit && !this._closed) {
+        while (this._queued < this._limit && !this._closed && (this._account?.mayQueue() ?? true)) {
           const m = this._next();
           if (m === undefined) break;
           this._send(m);
@@ -263,11 +410,13 @@ export class RemoteMirror {
     if (this._queued > this._queuedPeak) this._queuedPeak = this._queued;
     this._bytesSent += n;
     this._messages++;
+    this._account?.queued(n);
     let done = false;
     this._transport.send(bytes, () => {
       if (done) return;
       done = true;
       this._queued -= n;
+      this._account?.queued(-n);
       this.pump();
     });
   }
@@ -280,7 +429,7 @@ export class RemoteMirror {
       const id = this._release[k]!;
       if (id === this._scanoutId || id === this._cursorId) continue;
       this._release.splice(k, 1);
-      ch?.unclaimId(id);
+      this._syncClaims();
       this._releases++;
       return encodeId(Msg.BUFFER_RELEASE, id);
     }
@@ -349,7 +498,7 @@ export class RemoteMirror {
       cb.mapper?.take(); // the SCANOUT redraws everything
       cb.frameDirty = false;
       this._scanouts++;
-      return encodeId(Msg.SCANOUT, p.remoteId);
+      return encodeScanout(p.remoteId, ch.flipSeq, ch.flipVblankMs);
     }
     if (!cb.passActive) {
       if (cb.seenGen === p.gen) return undefined;
@@ -367,14 +516,14 @@ export class RemoteMirror {
     return encodeFrame(++this._frameSeq, rects);
   }
 
-  private _create(ch: VmChannel, s: BufferShadow): Uint8Array {
-    ch.claimId(s.remoteId);
+  private _create(_ch: VmChannel, s: BufferShadow): Uint8Array {
     const have = new Uint32Array(s.blocks);
     // The client's new buffer is zero-filled: blocks that are all zero are already right.
     for (let i = 0; i < s.blocks; i++) if (s.zero[i] !== 0) have[i] = s.version[i]!;
     this._held.set(s.remoteId, {
       shadow: s, have, seenGen: -1, passActive: false, passPos: 0, passGen: 0, mapper: undefined, frameDirty: false,
     });
+    this._syncClaims();
     this._creates++;
     const b = s.buffer;
     return encodeBufferCreate({

@@ -55,6 +55,11 @@ export interface VmChannelOptions {
   readonly now?: () => number;
   /** The host whose planes the direct-scanout verdict is about. Default: the i915-like preset. */
   readonly scanoutModel?: ScanoutModel;
+  /**
+   * Remote ids in use by every channel of one server: a channel never hands out one another
+   * channel uses, so a client can keep one VM's buffers while it watches another (parking).
+   */
+  readonly sharedIds?: Set<number>;
 }
 
 const NO_CURSOR: ChannelCursor = { shadow: undefined, hotX: 0, hotY: 0 };
@@ -90,11 +95,14 @@ export class VmChannel extends Disposable {
   private _cursor: ChannelCursor = NO_CURSOR;
   private _pointer: ChannelPointer = { x: 0, y: 0 };
   private _status: ChannelStatus = { code: StatusCode.NO_PLANE_YET, text: '' };
+  private _flipSeq = 0;
+  private _flipVblankMs = 0;
   /** Bytes of guest memory hashed for buffers since released (live ones count their own). */
   private _bytesHashedReleased = 0;
 
   private readonly _shadows = new Map<DisplayBuffer, BufferShadow>();
   private readonly _byRemote = new Map<number, BufferShadow>();
+  private readonly _sharedIds: Set<number> | undefined;
   /** Remote ids clients still hold (or have yet to release), with how many hold each. */
   private readonly _claims = new Map<number, number>();
   private _clients = 0;
@@ -112,6 +120,7 @@ export class VmChannel extends Disposable {
     this._chunks = new ChunkCache(options.chunkCacheBytes ?? 8 * 1024 * 1024);
     this._now = options.now ?? Date.now;
     this._model = options.scanoutModel ?? ScanoutModel.preset('i915-like');
+    this._sharedIds = options.sharedIds;
     const c = vm.display.console;
     this._register(c.onScanout((b) => this._scanout(b)));
     this._register(c.onResize((s) => this._event(() => ({ kind: 'resize', width: s.width, height: s.height }))));
@@ -134,6 +143,16 @@ export class VmChannel extends Disposable {
   }
 
   // ---- state clients converge to ---------------------------------------------------------------
+
+  /** Flips seen (scanouts), for the viewer's flip → present measurement. */
+  public get flipSeq(): number {
+    return this._flipSeq;
+  }
+
+  /** Host time (epoch ms) of the vblank that latched the last flip; 0 before the first. */
+  public get flipVblankMs(): number {
+    return this._flipVblankMs;
+  }
 
   /** The primary buffer the clients should show (undefined before the first scanout). */
   public get primary(): BufferShadow | undefined {
@@ -256,6 +275,7 @@ export class VmChannel extends Disposable {
     super.dispose();
     for (const s of this._shadows.values()) s.retire();
     this._shadows.clear();
+    for (const id of this._byRemote.keys()) this._sharedIds?.delete(id);
     this._byRemote.clear();
     this._claims.clear();
     this._chunks.clear();
@@ -267,6 +287,10 @@ export class VmChannel extends Disposable {
   // ---- console events --------------------------------------------------------------------------
 
   private _scanout(b: DisplayBuffer): void {
+    // The display client reports a flip right after the vblank IRQ that latched it; its wake-up
+    // time stands in for the vblank's until the console carries the IRQ's own timestamp.
+    this._flipSeq = (this._flipSeq + 1) >>> 0;
+    this._flipVblankMs = performance.timeOrigin + performance.now();
     const s = this._shadowFor(b);
     s.markAll();
     this._primary = s;
@@ -323,6 +347,7 @@ export class VmChannel extends Disposable {
     this._bytesHashedReleased += s.bytesHashed;
     this._shadows.delete(b);
     this._byRemote.delete(s.remoteId);
+    this._sharedIds?.delete(s.remoteId);
     if (this._primary === s) this._primary = undefined;
     if (this._cursor.shadow === s) this._cursor = { shadow: undefined, hotX: 0, hotY: 0 };
     if (this._verdict?.primary === s) this._verdict = undefined;
@@ -342,12 +367,13 @@ export class VmChannel extends Disposable {
       s.scan();
       this._shadows.set(b, s);
       this._byRemote.set(s.remoteId, s);
+      this._sharedIds?.add(s.remoteId);
     }
     return s;
   }
 
   private _busy(id: number): boolean {
-    return id === NO_BUFFER || this._byRemote.has(id) || this._claims.has(id);
+    return id === NO_BUFFER || this._byRemote.has(id) || this._claims.has(id) || this._sharedIds?.has(id) === true;
   }
 
   private _allocId(id: number): number {

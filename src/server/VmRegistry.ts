@@ -37,6 +37,8 @@ export interface LabVm {
   sendPointer?(input: PointerInput): void;
   /** The viewer's preferred mode; the guest may ignore it. */
   requestResize?(width: number, height: number): void;
+  /** Its last viewer detached: restore what viewers changed (the mode before a resize). */
+  lastViewerLeft?(): void;
 }
 
 /** The VM list entry in HELLO (and in the `vms` EVENT when the list changes). */

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Errno } from '../base/Errno.ts';
 import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import { VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_DISPLAY_IRQ_INDEX } from './Abi.ts';
+import { BOCHS_LAYOUT } from './BochsMdev.ts';
 import { EmulatedHost } from './EmulatedHost.ts';
 import { encodeIrqSet } from './IrqInfo.ts';
 import { PROT_READ, PROT_WRITE, type Mapping } from './Sys.ts';
@@ -45,8 +46,81 @@ describe('dma-buf lifetime (spec §2.4–2.6)', () => {
     const m = sys.mmap(b, 0, size, PROT_READ);
     assert.ok(isMapping(m), 'the second reference still maps after the first is closed');
     assert.equal(vgpu.mdev.exporter!.lookup(id)?.exports, 1);
+    m.unmap();
     assert.equal(sys.close(b), 0);
     assert.equal(vgpu.mdev.exporter!.lookup(id), undefined, 'last close frees the object');
+  });
+
+  it('a mapping holds its dma-buf: after close, GET of the id succeeds until munmap (vm_file)', () => {
+    const { sys, fd, id, size, vgpu } = gvtHost();
+    const ex = vgpu.mdev.exporter!;
+    const dfd = getDmabuf(sys, fd, id);
+    const m = sys.mmap(dfd, 0, size, PROT_READ);
+    assert.ok(isMapping(m));
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(ex.lookup(id)?.state, 'listed', 'the mapped dma-buf keeps its object');
+    const again = getDmabuf(sys, fd, id);
+    assert.ok(again >= 3, `GET of a mapped id after its fd closed → ${again}`);
+    assert.equal(sys.close(again), 0);
+    assert.equal(ex.lookup(id)?.exports, 1, 'still held by the mapping alone');
+    m.unmap();
+    assert.equal(ex.lookup(id), undefined, 'munmap dropped the last reference');
+    assert.equal(ex.listedCount, 0);
+    assert.equal(getDmabuf(sys, fd, id), -Errno.EINVAL, 'the id is stale after munmap');
+    m.unmap(); // a second munmap of the same mapping changes nothing
+    assert.equal(sys.fds.countByKind().dmabuf, undefined);
+    assert.equal(sys.oopses, 0);
+  });
+
+  it('a mapped region holds the device file: ids stay valid past close, teardown at munmap', () => {
+    const host = new EmulatedHost();
+    const vgpu = host.createVgpu('bochs');
+    const sys = host.kernel;
+    const fd = host.openDevice(vgpu.uuid);
+    bochsMode(asBochs(vgpu), 640, 480);
+    const { info } = query(sys, fd, DMABUF, 1);
+    const dfd = getDmabuf(sys, fd, info.dmabufId);
+    assert.ok(dfd >= 3);
+    const vram = sys.mmap(fd, BOCHS_LAYOUT.vram, PAGE_SIZE, PROT_READ | PROT_WRITE);
+    assert.ok(isMapping(vram));
+    const ex = vgpu.mdev.exporter!;
+    assert.equal(sys.close(fd), 0);
+    assert.equal(vgpu.mdev.openFiles, 1, 'the mapping keeps the device file open');
+    assert.equal(ex.orphanCount, 0, 'no teardown while a region is mapped');
+    const m = sys.mmap(dfd, 0, info.size, PROT_READ);
+    assert.ok(isMapping(m), 'the dma-buf is not an orphan');
+    m.unmap();
+    const fd2 = host.openDevice(vgpu.uuid);
+    const again = getDmabuf(sys, fd2, info.dmabufId);
+    assert.ok(again >= 3, `the id from before the close is valid on a new device fd (GET → ${again})`);
+    assert.equal(sys.close(again), 0);
+    assert.equal(sys.close(fd2), 0);
+    assert.equal(vgpu.mdev.openFiles, 1, 'closing the second fd is not the last reference either');
+    vram.chunks[0]![0] = 0x5a; // the mapping still works: VRAM is guest memory
+    vram.unmap();
+    assert.equal(vgpu.mdev.openFiles, 0, 'munmap released the device file');
+    assert.equal(ex.listedCount, 0, 'the last release tore the cache down');
+    assert.equal(ex.orphanCount, 1, 'the still-open dma-buf became an orphan');
+    assert.equal(sys.mmap(dfd, 0, info.size, PROT_READ), -Errno.ENODEV);
+    assert.equal(sys.close(dfd), 0);
+    assert.equal(ex.orphanCount, 0);
+    assert.equal(sys.fds.openCount, 0);
+  });
+
+  it('without a mapping the same close is the last one: the cache goes at once', () => {
+    const host = new EmulatedHost();
+    const vgpu = host.createVgpu('bochs');
+    const sys = host.kernel;
+    const fd = host.openDevice(vgpu.uuid);
+    bochsMode(asBochs(vgpu), 640, 480);
+    const id = query(sys, fd, DMABUF, 1).info.dmabufId;
+    const vram = sys.mmap(fd, BOCHS_LAYOUT.vram, PAGE_SIZE, PROT_READ);
+    assert.ok(isMapping(vram));
+    vram.unmap();
+    assert.equal(sys.close(fd), 0);
+    assert.equal(vgpu.mdev.openFiles, 0);
+    const fd2 = host.openDevice(vgpu.uuid);
+    assert.equal(getDmabuf(sys, fd2, id), -Errno.ENOENT, 'the id died with the last close');
   });
 
   it('the exported buffer is read-only and mapping it is zero-copy (B8)', () => {

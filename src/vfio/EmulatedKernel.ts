@@ -50,12 +50,32 @@ export class EmulatedKernel implements Sys {
     const f = this.fds.get(fd);
     if (!f) return -Errno.EBADF;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return -Errno.EINVAL;
+    let m: Mapping | number;
     try {
-      return f.mmap(offset, length, prot);
+      m = f.mmap(offset, length, prot);
     } catch (err) {
       this._oops(err);
       return -Errno.EIO;
     }
+    return typeof m === 'number' ? m : this._holdFile(f, m);
+  }
+
+  /**
+   * Like Linux's vma->vm_file, a mapping holds its file: closing the fd leaves a mapped dma-buf
+   * (and its object) or a device with a mapped region alive until munmap drops the last reference.
+   */
+  private _holdFile(f: OpenFile, m: Mapping): Mapping {
+    f.mapRefs++;
+    let mapped = true;
+    return {
+      length: m.length, chunks: m.chunks, chunkOffsets: m.chunkOffsets,
+      unmap: () => {
+        if (!mapped) return;
+        mapped = false;
+        this._guard(() => { m.unmap(); return 0; });
+        this._guard(() => { f.put('map'); return 0; }); // munmap → fput, the last may release
+      },
+    };
   }
 
   public close(fd: number): number {

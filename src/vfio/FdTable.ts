@@ -40,7 +40,7 @@ export class FdTable {
     const s = this._slots.get(fd);
     if (!s) return -Errno.EBADF;
     this._slots.delete(fd);
-    if (--s.file.fdRefs === 0) s.file.release();
+    s.file.put('fd');
     return 0;
   }
 

@@ -1,15 +1,35 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { encodeId, encodeStatus, Msg, StatusCode } from '../protocol/RemoteProtocol.ts';
+import { encodeScanout, encodeStatus, Msg, StatusCode } from '../protocol/RemoteProtocol.ts';
 import type { ServerMessage } from '../protocol/RemoteProtocol.ts';
 import { Connection } from './Connection.ts';
 import type { ConnectionStatus } from './Connection.ts';
-import { reconnectDelay } from './Backoff.ts';
+import { closeText, countdownText, reconnectDelay } from './Backoff.ts';
 import { FakeSocket, fakeFactory } from '../testkit/web/FakeSocket.ts';
 
-test('backoff: 0.5 s doubling to an 8 s cap', () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map(reconnectDelay), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+test('backoff: 0.5 s doubling to a 3 s cap', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map(reconnectDelay), [500, 1000, 2000, 3000, 3000, 3000, 3000]);
   assert.equal(reconnectDelay(0), 500);
+});
+
+test('after a 12 s outage the viewer is back within 3 s of the server, whenever it returns', () => {
+  // Attempt times during the outage, then the worst case: the server returns just after one.
+  let t = 0;
+  const attempts: number[] = [];
+  for (let n = 1; t < 20_000; n++) attempts.push(t += reconnectDelay(n));
+  for (let back = 12_000; back < 15_000; back += 50) {
+    const next = attempts.find((a) => a >= back)!;
+    assert.ok(next - back <= 3000, `server back at ${back} ms, next attempt at ${next} ms`);
+  }
+});
+
+test('countdown and close reasons read as words', () => {
+  assert.deepEqual([500, 499, 1, 0, 1000, 1001, 2600].map(countdownText),
+    ['0.5 s', '0.5 s', '0.1 s', '0.0 s', '1 s', '2 s', '3 s']);
+  assert.equal(closeText(1006, ''), 'the connection to the server was lost');
+  assert.equal(closeText(1001, ''), 'the server went away (stopped or restarting)');
+  assert.equal(closeText(1008, 'bad token'), 'bad token');
+  assert.doesNotMatch(closeText(4321, ''), /\d/);
 });
 
 test('reconnects with backoff until open, then resets; cancel stops; dispose is terminal', () => {
@@ -62,13 +82,13 @@ test('decodes messages; malformed ones are reported and the connection stays ope
   c.retryNow();
   const ws = FakeSocket.made[0]!;
   ws.open();
-  ws.message(encodeId(Msg.SCANOUT, 7));
+  ws.message(encodeScanout(7, 1, 0));
   ws.message(Uint8Array.of(0x13, 1));
   ws.message('text');
   ws.message(encodeStatus(StatusCode.PLANE_DISABLED, 'off'));
   assert.deepEqual(got.map((m) => m.type), [Msg.SCANOUT, Msg.STATUS]);
-  assert.deepEqual(errors, ['id message: expected 5 bytes, got 2', 'text frame (the protocol is binary)']);
+  assert.deepEqual(errors, ['SCANOUT: expected 17 bytes, got 2', 'text frame (the protocol is binary)']);
   assert.equal(c.status.state, 'open');
-  assert.equal(c.bytesReceived, 5 + 2 + 5);
+  assert.equal(c.bytesReceived, 17 + 2 + 5);
   c.dispose();
 });

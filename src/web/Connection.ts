@@ -2,7 +2,7 @@ import { Disposable, toDisposable } from '../base/Disposable.ts';
 import { Emitter } from '../base/Emitter.ts';
 import { decodeServerMessage, isProtocolError } from '../protocol/RemoteProtocol.ts';
 import type { ServerMessage } from '../protocol/RemoteProtocol.ts';
-import { reconnectDelay } from './Backoff.ts';
+import { closeText, reconnectDelay } from './Backoff.ts';
 
 /**
  * Connection states. `waiting` is the pause before the next attempt; `cancelled` stays until
@@ -39,7 +39,7 @@ export type SocketFactory = (url: string) => WebSocket;
 
 /**
  * The viewer's WebSocket: decodes server messages (malformed ones become `onProtocolError`, the
- * connection stays up), reconnects with exponential backoff (0.5 s → 8 s) until cancelled, and
+ * connection stays up), reconnects with exponential backoff (0.5 s → 3 s) until cancelled, and
  * checks its state transitions (noVNC style: a bad transition is refused and reported).
  */
 export class Connection extends Disposable {
@@ -108,7 +108,7 @@ export class Connection extends Disposable {
     try {
       ws = this._factory(this._url);
     } catch (e) {
-      this._lost(`cannot connect: ${String(e)}`);
+      this._lost(`cannot connect (${String(e)})`);
       return;
     }
     ws.binaryType = 'arraybuffer';
@@ -125,7 +125,7 @@ export class Connection extends Disposable {
     };
     ws.onclose = (e: CloseEvent) => {
       if (this._ws !== ws) return;
-      this._lost(e.reason !== '' ? e.reason : `connection closed (code ${e.code})`);
+      this._lost(closeText(e.code, e.reason));
     };
     // onerror is always followed by onclose, which does the work.
     ws.onerror = () => {};

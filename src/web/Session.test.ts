@@ -4,7 +4,7 @@ import { Emitter } from '../base/Emitter.ts';
 import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import {
   decodeClientMessage, encodeBufferCreate, encodeBufferData, encodeCursorDefine, encodeCursorMove,
-  encodeFrame, encodeHello, encodeId, Msg,
+  encodeFrame, encodeHello, encodeId, encodePong, encodeScanout, Msg,
 } from '../protocol/RemoteProtocol.ts';
 import type { RemoteBuffer } from './BufferStore.ts';
 import type { CursorState, IRenderer } from './IRenderer.ts';
@@ -53,12 +53,14 @@ test('HELLO → ATTACH of the first VM; buffers, flips, cursor and acks reach th
   const ws = FakeSocket.made[0]!;
   ws.open();
   for (const m of [encodeHello({ vms: [{ name: 'a' }, 'b'] }), buf(1), encodeBufferData(1, 8, new Uint8Array(8)),
-    encodeId(Msg.SCANOUT, 1), buf(2), encodeCursorDefine(2, 1, 1), encodeCursorMove(-3, 4), encodeFrame(9, [])]) {
+    encodeScanout(1, 1, 0), buf(2), encodeCursorDefine(2, 1, 1), encodeCursorMove(-3, 4), encodeFrame(9, [])]) {
     ws.message(m);
   }
   assert.equal(s.vm, 'a');
   assert.deepEqual(vms, [['a', 'b']]);
-  assert.deepEqual(ws.sent.map((b) => decodeClientMessage(b)), [{ type: Msg.ATTACH, vm: 'a' }]);
+  const sent = ws.sent.map((b) => decodeClientMessage(b));
+  assert.deepEqual(sent.filter((m) => !('type' in m) || m.type !== Msg.PING), [{ type: Msg.ATTACH, vm: 'a' }]);
+  assert.equal(sent.filter((m) => 'type' in m && m.type === Msg.PING).length, 1, 'a clock probe on open');
   assert.deepEqual(r.log, ['reset', 'update 1 8-16', 'primary 1', 'cursor 2 0,0', 'cursor 2 -3,4']);
   assert.deepEqual([s.primaryId, s.counters.flips, s.counters.frames, s.cursor?.hotX], [1, 1, 1, 1]);
   s.presented();
@@ -75,21 +77,49 @@ test('bad references are protocol errors that change nothing; a new connection s
   ws.open();
   ws.message(encodeHello({ vms: [] }));
   ws.message(buf(1));
-  ws.message(encodeId(Msg.SCANOUT, 1));
-  for (const m of [encodeId(Msg.SCANOUT, 5), encodeBufferData(3, 0, Uint8Array.of(1)), encodeId(Msg.BUFFER_RELEASE, 4),
+  ws.message(encodeScanout(1, 1, 0));
+  for (const m of [encodeScanout(5, 5, 0), encodeBufferData(3, 0, Uint8Array.of(1)), encodeId(Msg.BUFFER_RELEASE, 4),
     encodeCursorDefine(8, 0, 0)]) ws.message(m);
   assert.equal(s.counters.errors, 4);
   assert.match(s.lastError!, /^Protocol error: CURSOR_DEFINE of unknown buffer 8/);
   assert.equal(s.primaryId, 1);
-  assert.deepEqual(decodeClientMessage(ws.sent[0]!), { type: Msg.ATTACH, vm: 'vm9' });
+  assert.deepEqual(decodeClientMessage(ws.sent[1]!), { type: Msg.ATTACH, vm: 'vm9' });
   // An unsupported primary is reported in words.
   ws.message(encodeBufferCreate({ id: 2, drmFormat: 0x3231564e, modifier: 0n, width: 4, height: 2, stride: 16, size: 32 }));
-  ws.message(encodeId(Msg.SCANOUT, 2));
+  ws.message(encodeScanout(2, 2, 0));
   assert.match(s.planeProblem!, /^Unsupported pixel format: pixel format 'NV12'/);
   ws.drop('gone');
   s.connection.retryNow();
   FakeSocket.made.at(-1)!.open();
   assert.deepEqual([s.store.size, s.primaryId, s.planeProblem], [0, null, undefined]);
   assert.equal(r.log.filter((l) => l === 'reset').length, 2);
+  s.dispose();
+});
+
+test('flip → present: PONGs give the host clock offset, SCANOUT its vblank time, presents the samples', () => {
+  FakeSocket.made = [];
+  const r = new FakeRenderer();
+  const s = new Session('ws://x/ws', 'a', r, fakeFactory);
+  s.start();
+  const ws = FakeSocket.made[0]!;
+  ws.open();
+  ws.message(encodeHello({ vms: [{ name: 'a', input: { resize: true } }] }));
+  assert.equal(s.canResize, true);
+  // Answer the probes as a host whose clock runs 1000 ms ahead; each PONG asks for the next.
+  for (let i = 0; i < 8; i++) {
+    const ping = ws.sent.map((b) => decodeClientMessage(b)).filter((m) => 'type' in m && m.type === Msg.PING).at(-1);
+    assert.ok(ping !== undefined && 'clientMs' in ping, `probe ${i}`);
+    ws.message(encodePong(ping.seq, ping.clientMs, ping.clientMs + 1000));
+  }
+  const offset = s.clock.offset!;
+  assert.ok(offset > 999 && offset <= 1000, `offset ${offset}`);
+  ws.message(buf(1));
+  const now = performance.timeOrigin + performance.now();
+  ws.message(encodeScanout(1, 7, now + 1000 - 4)); // latched 4 ms ago on the host's clock
+  assert.equal(s.flipLatency.drawn(), true);
+  s.flipPresented(performance.timeOrigin + performance.now());
+  const p50 = s.flipLatency.quantile(0.5)!;
+  assert.ok(p50 >= 4 && p50 < 1000, `flip → present ${p50} ms`);
+  assert.equal(s.activity.get('flips received')?.count, 1);
   s.dispose();
 });

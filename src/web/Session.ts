@@ -3,15 +3,17 @@ import { Emitter } from '../base/Emitter.ts';
 import { formatName } from '../kms/Fourcc.ts';
 import { modifierName } from '../kms/Modifier.ts';
 import {
-  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePointerAbs, encodeResize,
+  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodeResize,
 } from '../protocol/RemoteProtocol.ts';
 import type { ServerMessage } from '../protocol/RemoteProtocol.ts';
 import { BufferStore } from './BufferStore.ts';
 import type { RemoteBuffer } from './BufferStore.ts';
 import { Connection } from './Connection.ts';
 import type { SocketFactory } from './Connection.ts';
+import { ClockSync } from './ClockSync.ts';
+import { FlipLatency } from './FlipLatency.ts';
 import type { IRenderer } from './IRenderer.ts';
-import { planeProblemSentence } from './StatusText.ts';
+import { describeServerEvent, planeProblemSentence, statusSentence } from './StatusText.ts';
 
 /** A line of the inspector's recent-events list. */
 export interface SessionEvent {
@@ -44,20 +46,35 @@ export interface SessionCounters {
 
 const MAX_EVENTS = 100;
 
+/** A kind of event that repeats (a flip per vblank): counted, not listed line by line. */
+export interface ActivityCount {
+  count: number;
+  /** performance.now() of the last one. */
+  lastAt: number;
+}
+
+/** What the server says about one VM in HELLO (only what the viewer uses). */
+export interface VmInfo {
+  readonly name: string;
+  /** The VM takes RESIZE requests. */
+  readonly resize: boolean;
+}
+
 /** What the server says a VM list entry is: a name, or an object with `name` (or `id`). */
-function vmNames(info: unknown): string[] {
+function vmInfos(info: unknown): VmInfo[] {
   if (typeof info !== 'object' || info === null) return [];
   const vms = (info as { vms?: unknown }).vms;
   if (!Array.isArray(vms)) return [];
-  const out: string[] = [];
+  const out: VmInfo[] = [];
   for (const v of vms) {
-    if (typeof v === 'string') out.push(v);
+    if (typeof v === 'string') out.push({ name: v, resize: false });
     else if (typeof v === 'object' && v !== null) {
       const n = (v as { name?: unknown; id?: unknown }).name ?? (v as { id?: unknown }).id;
-      if (typeof n === 'string' || typeof n === 'number') out.push(String(n));
+      const input = (v as { input?: { resize?: unknown } }).input;
+      if (typeof n === 'string' || typeof n === 'number') out.push({ name: String(n), resize: input?.resize === true });
     }
   }
-  return out.filter((n) => n.length > 0 && n.length <= 64);
+  return out.filter((n) => n.name.length > 0 && n.name.length <= 64);
 }
 
 /**
@@ -79,6 +96,12 @@ export class Session extends Disposable {
   public readonly events: SessionEvent[] = [];
   public vm: string | undefined;
   public vms: string[] = [];
+  public vmInfo: VmInfo[] = [];
+  /** Repeating events by what they are ('flips received', …): counts for the inspector. */
+  public readonly activity = new Map<string, ActivityCount>();
+  /** Flip → present, on this page's clock (the host's vblank times shifted by `clock`). */
+  public readonly flipLatency = new FlipLatency();
+  public readonly clock = new ClockSync();
   public helloInfo: unknown = undefined;
   public primaryId: number | null = null;
   public cursor: CursorInfo | null = null;
@@ -145,11 +168,30 @@ export class Session extends Disposable {
     if (this.connection.send(encodeResize(width, height))) this._event('viewer', `resize to ${width}x${height}`);
   }
 
-  /** The view presented a frame: acknowledge the FRAMEs it contains (server backpressure). */
+  /** Whether the VM takes RESIZE requests (HELLO says so). */
+  public get canResize(): boolean {
+    return this.vmInfo.find((v) => v.name === this.vm)?.resize === true;
+  }
+
+  /** The view drew a frame: acknowledge the FRAMEs it contains (server backpressure). */
   public presented(): void {
     this.counters.presents++;
     for (const seq of this._pendingAcks) this.connection.send(encodeAck(seq));
     this._pendingAcks = [];
+  }
+
+  /**
+   * The frame drawn after the last SCANOUT reached the screen (the animation frame after its
+   * upload and draw): one flip → present sample at `nowMs` (page clock, epoch ms).
+   */
+  public flipPresented(nowMs: number): void {
+    this.flipLatency.present(nowMs);
+  }
+
+  /** Send a clock probe when one is due (called on open, on PONG and by the view's tick). */
+  public probeClock(): void {
+    const p = this.clock.due();
+    if (p !== undefined) this.connection.send(encodePing(p.seq, p.clientMs));
   }
 
   public dismissError(): void {
@@ -174,6 +216,9 @@ export class Session extends Disposable {
     this.planeProblem = undefined;
     this.serverStatus = { code: StatusCode.CONNECTING, text: '' };
     this._pendingAcks = [];
+    this.flipLatency.reset();
+    this.clock.reset();
+    this.probeClock();
     this._event('viewer', 'connected');
     this._onChange.fire();
   }
@@ -182,7 +227,8 @@ export class Session extends Disposable {
     switch (m.type) {
       case Msg.HELLO: {
         this.helloInfo = m.info;
-        this.vms = vmNames(m.info);
+        this.vmInfo = vmInfos(m.info);
+        this.vms = this.vmInfo.map((v) => v.name);
         this.vm ??= this.vms[0];
         if (this.vm !== undefined) this.connection.send(encodeAttach(this.vm));
         this._event('server', `hello: protocol ${m.version}, VMs ${this.vms.join(', ') || '(none listed)'}`);
@@ -218,7 +264,8 @@ export class Session extends Disposable {
         this.counters.flips++;
         b.scanouts++;
         b.lastScanoutAt = performance.now();
-        if (this.primaryId !== m.id) this._event('server', `scanout buffer ${m.id}`);
+        this.flipLatency.flip(m.flipSeq, this.clock.toLocal(m.vblankMs), performance.timeOrigin + performance.now());
+        this._count('flips received');
         this.primaryId = m.id;
         this._showPrimary();
         break;
@@ -228,7 +275,7 @@ export class Session extends Disposable {
         if (!known && m.id !== 0) return this._error(`Protocol error: CURSOR_DEFINE of unknown buffer ${m.id}`);
         this.cursor = known ? { id: m.id, x: this.cursor?.x ?? 0, y: this.cursor?.y ?? 0, hotX: m.hotX, hotY: m.hotY }
           : null;
-        this._event('server', known ? `cursor buffer ${m.id}, hotspot ${this._hot(m.hotX, m.hotY)}` : 'cursor hidden');
+        this._count(known ? 'cursor shape changes' : 'cursor hidden');
         this._showCursor();
         break;
       }
@@ -242,25 +289,42 @@ export class Session extends Disposable {
         this.counters.frames++;
         this.lastDamage = m.rects;
         this._pendingAcks.push(m.seq);
+        this._count('damage updates');
         break;
       case Msg.STATUS:
         if (m.code !== this.serverStatus.code || m.text !== this.serverStatus.text) {
-          this._event('server', `status ${m.code}${m.text !== '' ? `: ${m.text}` : ''}`);
+          this._event('server', m.code === StatusCode.OK ? 'the display shows a picture'
+            : statusSentence(m.code, m.text));
         }
         this.serverStatus = { code: m.code, text: m.text };
         break;
+      case Msg.PONG:
+        if (this.clock.pong(m.clientMs, m.serverMs)) this.probeClock();
+        return;
       case Msg.STATS:
         this.stats = m.stats;
         this.statsAt = Date.now();
         break;
-      case Msg.EVENT:
-        this._event('server', typeof m.event === 'string' ? m.event : JSON.stringify(m.event));
+      case Msg.EVENT: {
+        const d = describeServerEvent(m.event);
+        if (d.repeats) this._count(d.text);
+        else this._event('server', d.text);
         break;
+      }
       case Msg.ERROR:
         this._error(`Server error ${m.code}: ${m.text}`);
         return;
     }
     this._onChange.fire();
+  }
+
+  private _count(what: string): void {
+    const a = this.activity.get(what);
+    if (a === undefined) this.activity.set(what, { count: 1, lastAt: performance.now() });
+    else {
+      a.count++;
+      a.lastAt = performance.now();
+    }
   }
 
   private _hot(x: number, y: number): string {

@@ -5,8 +5,9 @@ import { h, setText } from './Dom.ts';
 import type { IRenderer, PresentView } from './IRenderer.ts';
 import { Session } from './Session.ts';
 import type { SocketFactory } from './Connection.ts';
+import { countdownText } from './Backoff.ts';
 import { statusSentence } from './StatusText.ts';
-import { destRect, effectiveFilter, guestPoint } from './Viewport.ts';
+import { backingSize, destRect, effectiveFilter, guestPoint, scaleLabel, wholeFactor } from './Viewport.ts';
 import type { FilterMode, ScaleMode } from './Viewport.ts';
 import { WebGL2Renderer } from './WebGL2Renderer.ts';
 import { StatusCode } from '../protocol/RemoteProtocol.ts';
@@ -20,14 +21,17 @@ export interface TileOptions {
 /** A status line: `info` (grey) or `error` (red), and the reconnect controls when relevant. */
 export interface StatusLine {
   readonly text: string;
+  /** The same in a few words, for a small tile. */
+  readonly short: string;
   readonly kind: 'info' | 'error';
 }
 
 /**
  * One VM tile: its Session, canvas and renderer, the status overlay and the stats line. The
- * canvas backing store is sized in device pixels from ResizeObserver's device-pixel-content-box
- * (exact at fractional devicePixelRatio); in scale=off the canvas is the guest's size and the
- * tile scrolls.
+ * tile's area is measured in device pixels (ResizeObserver's device-pixel-content-box, or CSS ×
+ * DPR when they disagree: Chromium's DPR emulation). The canvas fills the area, or — when the
+ * picture at its whole scale factor is larger (scale off/integer) — is the picture's size and the
+ * tile scrolls. Once a SCANOUT's frame is drawn, the next animation frame is its present time.
  */
 export class SessionView extends Disposable {
   private readonly _onResize = this._register(new Emitter<{ width: number; height: number }>());
@@ -50,9 +54,11 @@ export class SessionView extends Disposable {
   private readonly _error: HTMLElement;
   private readonly _errorText: HTMLElement;
   private readonly _observer: ResizeObserver;
-  private _deviceW = 0;
-  private _deviceH = 0;
+  /** The tile's area in device pixels (0 until measured). */
+  private _areaW = 0;
+  private _areaH = 0;
   private _raf = 0;
+  private _presentRaf = 0;
   private _buttons = 0;
   private readonly _listening = new WeakSet<HTMLCanvasElement>();
 
@@ -87,11 +93,15 @@ export class SessionView extends Disposable {
     this._register(toDisposable(() => {
       this._observer.disconnect();
       cancelAnimationFrame(this._raf);
+      cancelAnimationFrame(this._presentRaf);
       this.session.renderer.dispose();
     }));
     this._listenPointerOn(this.canvas);
-    // Ticks the "Reconnecting in n s" countdown.
-    const tick = setInterval(() => this._updateOverlay(), 500);
+    // Ticks the "Reconnecting in 0.5 s" countdown (tenths below a second) and the clock probes.
+    const tick = setInterval(() => {
+      this._updateOverlay();
+      this.session.probeClock();
+    }, 100);
     this._register(toDisposable(() => clearInterval(tick)));
     this._updateOverlay();
   }
@@ -109,6 +119,17 @@ export class SessionView extends Disposable {
     const r = this.renderer;
     const dest = destRect(this.options.scale, r.frameWidth, r.frameHeight, this.canvas.width, this.canvas.height);
     return { dest, filter: effectiveFilter(this.options.filter, dest, r.frameWidth, r.frameHeight) };
+  }
+
+  /** The tile's area in device pixels (what a guest resize asks for). */
+  public get area(): { width: number; height: number } {
+    this._measureFallback();
+    return { width: this._areaW, height: this._areaH };
+  }
+
+  /** The scale in use, in words ('1:1', '2×', 'fit 0.62×'). */
+  public scaleLabel(): string {
+    return scaleLabel(this.options.scale, this.view().dest, this.renderer.frameWidth);
   }
 
   public setOptions(o: TileOptions): void {
@@ -136,32 +157,44 @@ export class SessionView extends Disposable {
     this._sizeCanvas();
     this.renderer.render(this.view());
     this.session.presented();
+    // The flip just drawn (its textures are uploaded) is on screen by the next animation frame.
+    if (this.session.flipLatency.drawn() && this._presentRaf === 0) {
+      this._presentRaf = requestAnimationFrame(() => {
+        this._presentRaf = 0;
+        this.session.flipPresented(performance.timeOrigin + performance.now());
+      });
+    }
   }
 
   /** The status line the overlay shows, or null when the picture speaks for itself. */
   public statusLine(): StatusLine | null {
     const s = this.session;
     const c = s.connection.status;
+    const line = (kind: 'info' | 'error', text: string, short = text): StatusLine => ({ kind, text, short });
     if (c.state === 'connecting') {
-      return { kind: 'info', text: c.attempt > 0 ? `Reconnecting (${c.attempt})…` : 'Connecting…' };
+      return c.attempt > 0 ? line('info', `Reconnecting (attempt ${c.attempt + 1})…`, 'Reconnecting…')
+        : line('info', 'Connecting…');
     }
     if (c.state === 'waiting') {
-      const secs = Math.ceil(c.retryInMs / 1000);
-      return { kind: 'error', text: `Disconnected: ${c.reason}. Reconnecting (${c.attempt}) in ${secs} s…` };
+      const when = countdownText(c.retryInMs);
+      const reason = c.reason.charAt(0).toUpperCase() + c.reason.slice(1);
+      return line('error', `${reason}. Reconnecting in ${when}…`, `Offline · retry in ${when}`);
     }
     if (c.state === 'cancelled' || c.state === 'disposed') {
-      return { kind: 'error', text: `Disconnected${c.reason !== '' ? `: ${c.reason}` : ''}.` };
+      return line('error', c.reason !== '' && c.reason !== 'cancelled'
+        ? `Disconnected: ${c.reason}.` : 'Disconnected.', 'Disconnected');
     }
-    if (s.helloInfo === undefined) return { kind: 'info', text: 'Connected; waiting for the server…' };
-    if (s.vm === undefined) return { kind: 'error', text: 'The server lists no VM to show.' };
-    if (s.planeProblem !== undefined) return { kind: 'error', text: s.planeProblem };
+    if (s.helloInfo === undefined) return line('info', 'Connected; waiting for the server…', 'Connected…');
+    if (s.vm === undefined) return line('error', 'The server lists no VM to show.', 'No VM');
+    if (s.planeProblem !== undefined) return line('error', s.planeProblem, 'Cannot show this plane');
     const code = s.serverStatus.code;
     if (code !== StatusCode.OK && code !== StatusCode.CONNECTING) {
-      return { kind: code === StatusCode.NO_PLANE_YET ? 'info' : 'error', text: statusSentence(code, s.serverStatus.text) };
+      return line(code === StatusCode.NO_PLANE_YET ? 'info' : 'error', statusSentence(code, s.serverStatus.text),
+        code === StatusCode.NO_PLANE_YET ? 'No picture yet' : 'No picture');
     }
     if (s.primaryId === null) {
-      return { kind: 'info', text: code === StatusCode.CONNECTING ? statusSentence(code, s.serverStatus.text)
-        : 'No picture yet: waiting for the first scanout.' };
+      return line('info', code === StatusCode.CONNECTING ? statusSentence(code, s.serverStatus.text)
+        : 'No picture yet: waiting for the first scanout.', 'No picture yet');
     }
     return null;
   }
@@ -204,55 +237,62 @@ export class SessionView extends Disposable {
   }
 
   private _observe(): void {
+    // The tile's area (not the canvas, which is the picture's size while the tile scrolls).
     try {
-      this._observer.observe(this.canvas, { box: 'device-pixel-content-box' });
+      this._observer.observe(this.screen, { box: 'device-pixel-content-box' });
     } catch {
-      this._observer.observe(this.canvas);
+      this._observer.observe(this.screen);
     }
   }
 
   private _resized(entries: ResizeObserverEntry[]): void {
     for (const e of entries) {
-      if (e.target !== this.canvas) continue;
+      if (e.target !== this.screen) continue;
+      const cb = e.contentBoxSize[0];
       const dp = e.devicePixelContentBoxSize?.[0];
-      let w: number;
-      let hgt: number;
-      if (dp !== undefined) {
-        w = dp.inlineSize;
-        hgt = dp.blockSize;
-      } else {
-        const cb = e.contentBoxSize[0]!;
-        w = Math.round(cb.inlineSize * devicePixelRatio);
-        hgt = Math.round(cb.blockSize * devicePixelRatio);
-      }
-      if (w === this._deviceW && hgt === this._deviceH) continue;
-      this._deviceW = w;
-      this._deviceH = hgt;
-      this._onResize.fire({ width: w, height: hgt });
+      if (cb === undefined) continue;
+      const size = backingSize(cb.inlineSize, cb.blockSize, devicePixelRatio,
+        dp === undefined ? undefined : { width: dp.inlineSize, height: dp.blockSize });
+      if (size.width === this._areaW && size.height === this._areaH) continue;
+      this._areaW = size.width;
+      this._areaH = size.height;
+      this._onResize.fire(size);
       this.renderNow();
     }
   }
 
-  /** Backing store = device-pixel box; in scale=off the CSS box is the guest size / DPR. */
+  /** Before the observer's first report: the area from the layout. */
+  private _measureFallback(): void {
+    if (this._areaW > 0 && this._areaH > 0) return;
+    const size = backingSize(this.screen.clientWidth, this.screen.clientHeight, devicePixelRatio);
+    this._areaW = size.width;
+    this._areaH = size.height;
+  }
+
+  /**
+   * Backing store: the tile's area in device pixels; or, in scale=off and when the picture at
+   * its whole factor does not fit (integer), exactly the picture, its CSS size = that / DPR, and
+   * the tile scrolls when it is larger.
+   */
   private _sizeCanvas(): void {
     const c = this.canvas;
     const r = this.renderer;
-    const off = this.options.scale === 'off' && r.frameWidth > 0;
-    this.screen.classList.toggle('vg-scroll', off);
-    const cssW = off ? `${r.frameWidth / devicePixelRatio}px` : '';
-    const cssH = off ? `${r.frameHeight / devicePixelRatio}px` : '';
+    this._measureFallback();
+    let w = this._areaW;
+    let hgt = this._areaH;
+    const k = wholeFactor(this.options.scale, r.frameWidth, r.frameHeight, w, hgt);
+    // off: the canvas is always the guest's size (top-left, like a remote screen without scaling).
+    const scroll = k > 0 && r.frameWidth > 0 &&
+      (this.options.scale === 'off' || r.frameWidth * k > w || r.frameHeight * k > hgt);
+    this.screen.classList.toggle('vg-scroll', scroll);
+    if (scroll) {
+      w = r.frameWidth * k;
+      hgt = r.frameHeight * k;
+    }
+    const cssW = scroll ? `${w / devicePixelRatio}px` : '';
+    const cssH = scroll ? `${hgt / devicePixelRatio}px` : '';
     if (c.style.width !== cssW) c.style.width = cssW;
     if (c.style.height !== cssH) c.style.height = cssH;
-    // Until the observer reports, use the off-mode target or the CSS box × DPR.
-    let w = this._deviceW;
-    let hgt = this._deviceH;
-    if (off && (w === 0 || Math.abs(w - r.frameWidth) > 1 || Math.abs(hgt - r.frameHeight) > 1)) {
-      w = r.frameWidth;
-      hgt = r.frameHeight;
-    } else if (w === 0 || hgt === 0) {
-      w = Math.round(c.clientWidth * devicePixelRatio);
-      hgt = Math.round(c.clientHeight * devicePixelRatio);
-    }
     w = Math.max(1, w);
     hgt = Math.max(1, hgt);
     if (c.width !== w) c.width = w;
@@ -291,10 +331,14 @@ export class SessionView extends Disposable {
     const line = this.statusLine();
     this._status.hidden = line === null;
     if (line !== null) {
-      setText(this._statusText, line.text);
+      // A thumbnail gets the few-word form; the full sentence stays in the tooltip.
+      setText(this._statusText, this.element.closest('.vg-strip') !== null ? line.short : line.text);
+      this._status.title = line.text;
       this._status.classList.toggle('vg-bad', line.kind === 'error');
     }
     const st = s.connection.status.state;
+    // A frame from a connection that is gone is dimmed: it is not live.
+    this.element.classList.toggle('vg-stale', st !== 'open' && this.renderer.frameWidth > 0);
     this._cancel.hidden = st !== 'waiting' && !(st === 'connecting' && s.connection.status.attempt > 0);
     this._retry.hidden = st !== 'cancelled' && st !== 'waiting';
     this._error.hidden = s.lastError === undefined;

@@ -7,7 +7,11 @@ import type { FilterMode, ScaleMode } from './Viewport.ts';
 export interface ViewerSettings {
   /** VM to focus (`--vm`); default: the first VM the server lists. */
   readonly vm: string | undefined;
-  /** `off` (1:1 device pixels) | `fit` (aspect, letterbox) | `integer` (default). */
+  /**
+   * `integer` (default: the largest whole factor ≥ 1, nearest filtering, scrolling when the guest
+   * is larger) | `off` (1:1 device pixels, scrolling) | `fit` (aspect, letterbox: the one
+   * fractional scale, only when chosen).
+   */
   readonly scale: ScaleMode;
   /** `auto` (default: nearest at whole scale factors, else linear) | `nearest` | `linear`. */
   readonly filter: FilterMode;
@@ -19,8 +23,11 @@ export interface ViewerSettings {
   readonly inspector: boolean;
   /** Access token, sent as the `token` query parameter of the WebSocket URL. */
   readonly token: string | undefined;
-  /** `guest`: ask the guest to match the window size (RESIZE, debounced); `off` (default). */
-  readonly resize: 'off' | 'guest';
+  /**
+   * `auto` (default): the focused VM's guest follows the viewer's size in device pixels when the
+   * server says the VM takes RESIZE; `guest`: ask even when it does not say so; `off`: never.
+   */
+  readonly resize: ResizeMode;
   /** The escape key (a KeyboardEvent.code), default `ScrollLock`. Never sent to the guest. */
   readonly escape: string;
   /** WebSocket URL, absolute or relative to the page; default `ws` (→ ws://host/…/ws). */
@@ -29,10 +36,35 @@ export interface ViewerSettings {
   readonly grid: boolean;
 }
 
+export type ResizeMode = 'auto' | 'guest' | 'off';
+
 export const DEFAULT_SETTINGS: ViewerSettings = {
   vm: undefined, scale: 'integer', filter: 'auto', renderer: 'webgl', stats: false,
-  inspector: false, token: undefined, resize: 'off', escape: 'ScrollLock', ws: 'ws', grid: true,
+  inspector: false, token: undefined, resize: 'auto', escape: 'ScrollLock', ws: 'ws', grid: true,
 };
+
+/** Escape keys offered in the toolbar (any KeyboardEvent.code works through `?escape=`). */
+export const ESCAPE_CHOICES: readonly { code: string; label: string }[] = [
+  { code: 'ScrollLock', label: 'ScrollLock' },
+  { code: 'Pause', label: 'Pause' },
+  { code: 'ControlRight', label: 'Right Ctrl' },
+  { code: 'AltRight', label: 'Right Alt' },
+  { code: 'Insert', label: 'Insert' },
+  { code: 'F12', label: 'F12' },
+];
+
+/**
+ * Guest resize limits in device pixels. Below 640×480 a desktop is unusable (and VESA's smallest
+ * mode); the upper bound here only guards the wire (u16) — the VMM clamps to the EDID maximum.
+ */
+export const RESIZE_MIN = { width: 640, height: 480 } as const;
+export const RESIZE_MAX = { width: 8192, height: 8192 } as const;
+
+/** The size to ask the guest for, for an area of `w`×`h` device pixels. */
+export function resizeTarget(w: number, h: number): { width: number; height: number } {
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, Math.floor(v)));
+  return { width: clamp(w, RESIZE_MIN.width, RESIZE_MAX.width), height: clamp(h, RESIZE_MIN.height, RESIZE_MAX.height) };
+}
 
 const SCALES: readonly ScaleMode[] = ['off', 'fit', 'integer'];
 const FILTERS: readonly FilterMode[] = ['auto', 'nearest', 'linear'];
@@ -67,14 +99,14 @@ export function parseSettings(search: string): { settings: ViewerSettings; warni
   get('stats', bool, (v) => { s.stats = v; });
   get('inspector', bool, (v) => { s.inspector = v; });
   get('token', (v) => v, (v) => { s.token = v; });
-  get('resize', (v) => pick(v, ['off', 'guest'] as const), (v) => { s.resize = v; });
+  get('resize', (v) => pick(v, ['auto', 'off', 'guest'] as const), (v) => { s.resize = v; });
   get('escape', (v) => (/^[A-Za-z0-9]{1,32}$/.test(v) ? v : undefined), (v) => { s.escape = v; });
   get('ws', (v) => (v.length > 0 ? v : undefined), (v) => { s.ws = v; });
   get('grid', bool, (v) => { s.grid = v; });
   return { settings: s, warnings };
 }
 
-/** The query string for `s`, listing only what differs from the defaults (for the address bar). */
+/** The query string for `s`, listing only what differs from the defaults (for the address bar), no token. */
 export function settingsToSearch(s: ViewerSettings): string {
   const q = new URLSearchParams();
   const d = DEFAULT_SETTINGS;
@@ -84,7 +116,7 @@ export function settingsToSearch(s: ViewerSettings): string {
   if (s.renderer !== d.renderer) q.set('renderer', s.renderer);
   if (s.stats !== d.stats) q.set('stats', s.stats ? '1' : '0');
   if (s.inspector !== d.inspector) q.set('inspector', s.inspector ? '1' : '0');
-  if (s.token !== undefined) q.set('token', s.token);
+  // Never the token: it stays out of the address bar and history (TokenStore keeps it).
   if (s.resize !== d.resize) q.set('resize', s.resize);
   if (s.escape !== d.escape) q.set('escape', s.escape);
   if (s.ws !== d.ws) q.set('ws', s.ws);

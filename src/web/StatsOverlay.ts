@@ -2,15 +2,24 @@ import { h, setText } from './Dom.ts';
 import type { SessionView } from './SessionView.ts';
 
 /** Per-second rates from monotonic counters, sampled once a second. */
-class Rate {
+/** Per-second rate of a monotonic counter, sampled about once a second. */
+export class Rate {
   private _last = 0;
   private _lastAt = 0;
   public value = 0;
 
   public sample(count: number, now: number): void {
-    if (this._lastAt > 0 && now > this._lastAt) this.value = ((count - this._last) * 1000) / (now - this._lastAt);
+    // A counter below its last sample is another one (a new session): it becomes the baseline.
+    if (this._lastAt > 0 && now > this._lastAt && count >= this._last) {
+      this.value = ((count - this._last) * 1000) / (now - this._lastAt);
+    }
     this._last = count;
     this._lastAt = now;
+  }
+
+  /** Forget the baseline: the next sample starts over (the rate reads 0 until the one after). */
+  public reset(): void {
+    this._last = this._lastAt = this.value = 0;
   }
 }
 
@@ -80,20 +89,21 @@ class ServerRates {
   }
 }
 
-type Row = 'vm' | 'rates' | 'refresh' | 'latency' | 'dmabuf' | 'copied' | 'network';
+type Row = 'vm' | 'rates' | 'flip' | 'refresh' | 'latency' | 'dmabuf' | 'copied' | 'network';
 
 const LABELS: Record<Row, string> = {
-  vm: 'VM', rates: 'rates', refresh: 'refresh', latency: 'latency', dmabuf: 'dma-buf', copied: 'copied',
-  network: 'network',
+  vm: 'VM', rates: 'rates', flip: 'flip→present', refresh: 'refresh', latency: 'viewer', dmabuf: 'dma-buf',
+  copied: 'copied', network: 'network',
 };
 
 /**
  * The stats overlay (Looking Glass vocabulary), one short line per topic: FPS = frames the
  * viewer presented, UPS = guest updates it received (FRAME + SCANOUT), guest flips/s as the VMM
- * saw them; the refresh policy in effect; latency per stage (STATS age on arrival, the viewer's
- * upload / decode / present); the dma-buf cache (GETs, hits, misses) and the bytes copied —
- * which must stay 0 on the dma-buf path; bytes received. The server's raw STATS stay available
- * under "details".
+ * saw them; flip → present (host vblank that latched a flip → the animation frame that showed
+ * it, on the viewer's clock via the per-connection offset) p50/p99 and the flips never shown; the
+ * refresh policy in effect; the viewer's upload / decode / present times; the dma-buf cache (GETs,
+ * hits, misses) and the bytes copied — which must stay 0 on the dma-buf path; bytes received.
+ * The server's raw STATS stay available under "details".
  */
 export class StatsOverlay {
   public readonly element: HTMLElement;
@@ -122,6 +132,8 @@ export class StatsOverlay {
   }
 
   public attach(view: SessionView | null): void {
+    // The rates are deltas of one session's counters: another session's start over.
+    if (view !== this._view) for (const r of [this._fps, this._ups, this._flips, this._bytes]) r.reset();
     this._view = view;
   }
 
@@ -158,12 +170,17 @@ export class StatsOverlay {
         r.queries !== undefined ? `${amount(r.queries)} queries/s` : undefined,
         mode === 'dmabuf' ? 'dma-buf' : mode].filter((x) => x !== undefined).join(' · '));
 
+    const fl = s.flipLatency;
+    const p50 = fl.quantile(0.5);
+    const p99 = fl.quantile(0.99);
+    set('flip', p50 === undefined || p99 === undefined
+      ? (s.clock.offset === undefined ? 'waiting for the host clock…' : 'no flip shown yet')
+      : `p50 ${ms(p50)} ms · p99 ${ms(p99)} ms · dropped ${fl.dropped} of ${fl.presented + fl.dropped}` +
+        ` · wire p50 ${ms(fl.wireQuantile(0.5) ?? 0)} ms`);
+    this._cells.get('flip')!.classList.toggle('vg-warn', fl.dropped > 0 && fl.dropped * 10 > fl.presented);
+
     const t = v.renderer.timings;
-    const sent = num('t');
-    const age = s.statsAt !== undefined && sent !== undefined ? s.statsAt - sent : undefined;
-    const wire = age === undefined || age < 0 ? '—' : `${ms(age)} ms`;
-    set('latency', `server→viewer ${wire} · upload ${ms(t.upload)} · decode ${ms(t.decode)} · ` +
-      `present ${ms(t.present)} ms`);
+    set('latency', `upload ${ms(t.upload)} · decode ${ms(t.decode)} · present ${ms(t.present)} ms`);
 
     const gets = num('display', 'gets');
     const hits = num('display', 'cacheHits');

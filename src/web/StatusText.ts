@@ -33,3 +33,24 @@ export function planeProblemSentence(kind: 'format' | 'modifier' | 'geometry', m
     case 'geometry': return `Cannot show this buffer: ${message}.`;
   }
 }
+
+/** Words for a server EVENT; `repeats`: one of many alike (counted, not listed). Never raw JSON. */
+export function describeServerEvent(e: unknown): { text: string; repeats: boolean } {
+  if (typeof e === 'string') return { text: e.slice(0, 200), repeats: false };
+  if (typeof e !== 'object' || e === null) return { text: 'an event the viewer does not know', repeats: false };
+  const x = e as Record<string, unknown>;
+  const num = (k: string): string => (typeof x[k] === 'number' ? String(x[k]) : '?');
+  switch (x.kind) {
+    case 'scanout': return { text: 'flips on the host', repeats: true };
+    case 'cursor': return { text: 'cursor shape changes on the host', repeats: true };
+    case 'resize': return { text: `the guest display is now ${num('width')}×${num('height')}`, repeats: false };
+    case 'release': return { text: `the host released dma-buf ${num('id')}`, repeats: false };
+    case 'status': {
+      const msg = typeof x.message === 'string' && x.message !== '' ? x.message
+        : typeof x.reason === 'string' ? x.reason : 'changed';
+      return { text: `display status: ${msg}`, repeats: false };
+    }
+    default:
+      return { text: `host event: ${typeof x.kind === 'string' ? x.kind.slice(0, 40) : 'unnamed'}`, repeats: false };
+  }
+}

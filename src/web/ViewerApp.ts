@@ -6,8 +6,8 @@ import { InspectorPanel } from './InspectorPanel.ts';
 import { ESCAPE_BINDINGS, KeyboardInput } from './KeyboardInput.ts';
 import { SEND_KEY_COMBOS } from './KeyCodes.ts';
 import { SessionView } from './SessionView.ts';
-import { settingsToSearch, webSocketUrl } from './Settings.ts';
-import type { ViewerSettings } from './Settings.ts';
+import { ESCAPE_CHOICES, resizeTarget, settingsToSearch, webSocketUrl } from './Settings.ts';
+import type { ResizeMode, ViewerSettings } from './Settings.ts';
 import { StatsOverlay } from './StatsOverlay.ts';
 import type { FilterMode, ScaleMode } from './Viewport.ts';
 
@@ -17,8 +17,8 @@ interface KeyboardLock {
   unlock?(): void;
 }
 
-/** Resize requests wait for the window to settle. */
-const RESIZE_DEBOUNCE_MS = 500;
+/** Resize requests wait for the window to settle (a drag-resize sends one request, not fifty). */
+const RESIZE_DEBOUNCE_MS = 400;
 
 /** What the last screenshot was (also for tests). */
 export interface ScreenshotInfo {
@@ -54,9 +54,14 @@ export class ViewerApp extends Disposable {
   private readonly _keyboard: KeyboardInput;
   private readonly _controls: {
     sendKey: HTMLSelectElement; scale: HTMLSelectElement; filter: HTMLSelectElement;
-    resize: HTMLInputElement; stats: HTMLButtonElement; inspector: HTMLButtonElement;
+    resize: HTMLSelectElement; escape: HTMLSelectElement; stats: HTMLButtonElement;
+    inspector: HTMLButtonElement;
   };
+  private readonly _scaleShown: HTMLElement;
+  private readonly _helpTitle: HTMLElement;
   private _resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last size asked of each VM's guest (not asked again until the area changes). */
+  private readonly _resizeSent = new Map<string, string>();
   private _inspectorRaf = 0;
 
   public constructor(root: HTMLElement, settings: ViewerSettings, warnings: readonly string[],
@@ -70,26 +75,33 @@ export class ViewerApp extends Disposable {
     const sendKey = h('select', { id: 'vg-sendkey', title: 'Send a key combination to the guest' },
       option('', 'Send key…', true),
       ...SEND_KEY_COMBOS.map((c) => option(c.label, c.label, false)));
-    const scale = h('select', { id: 'vg-scale', title: 'Scaling' },
-      ...(['off', 'fit', 'integer'] as const).map((s) => option(s, `scale: ${s}`, s === settings.scale)));
-    const filter = h('select', { id: 'vg-filter', title: 'Filter' },
-      ...(['auto', 'nearest', 'linear'] as const).map((f) => option(f, `filter: ${f}`, f === settings.filter)));
-    const resize = h('input', { id: 'vg-resize', type: 'checkbox', checked: settings.resize === 'guest' });
-    const fullscreen = h('button', { id: 'vg-fullscreen', type: 'button', title: 'Fullscreen (escape key + F)' }, 'Fullscreen');
-    const shot = h('button', { id: 'vg-screenshot', type: 'button', title: 'PNG at guest resolution' }, 'Screenshot');
+    const scaleNames: Record<ScaleMode, string> = { integer: 'whole ×', off: '1:1', fit: 'fit' };
+    const scale = h('select', { id: 'vg-scale', title: 'Scale: whole factors ≥ 1 (crisp), 1:1, or fit (blurs)' },
+      ...(['integer', 'off', 'fit'] as const).map((m) => option(m, scaleNames[m], m === settings.scale)));
+    this._scaleShown = h('span', { id: 'vg-scale-shown', class: 'vg-scale-shown', title: 'Scale in use' }, '—');
+    const filter = h('select', { id: 'vg-filter', title: 'Filter: auto = nearest at whole factors' },
+      ...(['auto', 'nearest', 'linear'] as const).map((f) => option(f, f, f === settings.filter)));
+    const resizeNames: Record<ResizeMode, string> = { auto: 'resize auto', guest: 'resize on', off: 'resize off' };
+    const resize = h('select', { id: 'vg-resize', title: 'Guest follows the viewer size (auto: when the VM can)' },
+      ...(['auto', 'guest', 'off'] as const).map((m) => option(m, resizeNames[m], m === settings.resize)));
+    const known = ESCAPE_CHOICES.some((c) => c.code === settings.escape);
+    const escape = h('select', { id: 'vg-escape', title: 'Escape key: hold it for the bindings; never sent to the guest' },
+      ...(known ? [] : [option(settings.escape, `esc ${settings.escape}`, true)]),
+      ...ESCAPE_CHOICES.map((c) => option(c.code, `esc ${c.label}`, c.code === settings.escape)));
+    const fullscreen = h('button', { id: 'vg-fullscreen', type: 'button', title: 'Fullscreen (escape key + F)' }, 'Full');
+    const shot = h('button', { id: 'vg-screenshot', type: 'button', title: 'PNG at guest resolution' }, 'Shot');
     const stats = h('button', { id: 'vg-stats-toggle', type: 'button', 'aria-pressed': String(settings.stats) }, 'Stats');
     const inspector = h('button', { id: 'vg-inspector-toggle', type: 'button', 'aria-pressed': String(settings.inspector) },
       'Inspector');
     const helpButton = h('button', { id: 'vg-help-toggle', type: 'button', title: 'Keyboard help' }, '?');
-    this._controls = { sendKey, scale, filter, resize, stats, inspector };
+    this._controls = { sendKey, scale, filter, resize, escape, stats, inspector };
     this._note = h('span', { id: 'vg-note', class: 'vg-note' }, warnings.join('; '));
     const toolbar = h('header', { class: 'vg-toolbar' },
-      h('strong', { class: 'vg-title' }, 'vgpu-display'), sendKey, fullscreen, scale, filter,
-      h('label', { class: 'vg-check', title: 'Ask the guest to match the window size' }, resize, 'resize guest'),
-      shot, stats, inspector, helpButton, this._note);
+      h('strong', { class: 'vg-title' }, 'vgpu-display'), sendKey, scale, this._scaleShown, filter, resize, escape,
+      fullscreen, shot, stats, inspector, helpButton, this._note);
 
-    this._help = h('div', { class: 'vg-help', hidden: true },
-      h('h2', {}, `Escape key: ${settings.escape}`),
+    this._helpTitle = h('h2', {}, `Escape key: ${settings.escape}`);
+    this._help = h('div', { class: 'vg-help', hidden: true }, this._helpTitle,
       h('table', {}, ...ESCAPE_BINDINGS.map(([k, what]) => h('tr', {},
         h('td', {}, k === 'alone' ? 'tap alone' : `+ ${k}`), h('td', {}, what)))));
     this._stage = h('main', { class: 'vg-stage' });
@@ -97,7 +109,7 @@ export class ViewerApp extends Disposable {
     this._stats.element.hidden = !settings.stats;
     this._inspector.element.hidden = !settings.inspector;
     this.element = h('div', { class: 'vg-app' }, toolbar,
-      h('div', { class: 'vg-body' }, this._stage, this._strip, this._inspector.element), this._help);
+      h('div', { class: 'vg-body' }, this._stage, this._strip), this._help);
     root.replaceChildren(this.element);
 
     this._keyboard = new KeyboardInput((code, down) => this._focused.session.sendKey(code, down), {
@@ -123,8 +135,15 @@ export class ViewerApp extends Disposable {
     scale.addEventListener('change', () => this._update({ scale: scale.value as ScaleMode }));
     filter.addEventListener('change', () => this._update({ filter: filter.value as FilterMode }));
     resize.addEventListener('change', () => {
-      this._update({ resize: resize.checked ? 'guest' : 'off' });
-      if (resize.checked) this._scheduleResize();
+      this._update({ resize: resize.value as ResizeMode });
+      this._resizeSent.clear();
+      this._scheduleResize();
+    });
+    escape.addEventListener('change', () => {
+      this._keyboard.releaseAll();
+      this._keyboard.escapeCode = escape.value;
+      setText(this._helpTitle, `Escape key: ${escape.value}`);
+      this._update({ escape: escape.value });
     });
     fullscreen.addEventListener('click', () => void this.toggleFullscreen());
     shot.addEventListener('click', () => void this.screenshot());
@@ -143,6 +162,7 @@ export class ViewerApp extends Disposable {
     const tick = setInterval(() => {
       this._stats.tick();
       this._inspector.refresh();
+      setText(this._scaleShown, this._focused.scaleLabel());
     }, 1000);
     this._register(toDisposable(() => clearInterval(tick)));
     this._register(toDisposable(() => { for (const v of this._views.values()) v.dispose(); }));
@@ -220,6 +240,13 @@ export class ViewerApp extends Disposable {
           lastError: s.lastError ?? null, status: line?.text ?? null, statusKind: line?.kind ?? null,
           heldKeys: this._keyboard.held, bytesReceived: s.connection.bytesReceived,
           buffers: s.store.list().map((b) => b.id), events: s.events.map((e) => e.text),
+          scale: v.scaleLabel(), areaWidth: v.area.width, areaHeight: v.area.height,
+          devicePixelRatio, resizeSent: this._resizeSent.get(s.vm ?? '') ?? null,
+          flipToPresentP50: s.flipLatency.quantile(0.5) ?? null, flipToPresentP99: s.flipLatency.quantile(0.99) ?? null,
+          flipsPresented: s.flipLatency.presented, flipsDropped: s.flipLatency.dropped,
+          flipWireP50: s.flipLatency.wireQuantile(0.5) ?? null,
+          clockOffset: s.clock.offset ?? null, stale: v.element.classList.contains('vg-stale'),
+          statsText: this._stats.element.hidden ? null : this._stats.element.textContent,
         };
       },
       /** Composed guest pixel (x, y) at native resolution. */
@@ -260,9 +287,19 @@ export class ViewerApp extends Disposable {
     this._views.set(vm ?? '', v);
     if (v.rendererNote !== undefined) this._setNote(v.rendererNote);
     v.onNote((n) => this._setNote(n));
-    v.session.onVms((vms) => this._vmsListed(v, vms));
+    v.session.onVms((vms) => {
+      this._vmsListed(v, vms);
+      // A (re)attach: the guest may have been restored to its own mode meanwhile.
+      this._resizeSent.delete(v.session.vm ?? '');
+      if (v === this._focused) this._scheduleResize();
+    });
     v.session.onChange(() => this._scheduleInspector());
-    v.onResize(() => { if (v === this._focused) this._scheduleResize(); });
+    v.session.onChange(() => { if (v === this._focused) setText(this._scaleShown, v.scaleLabel()); });
+    v.onResize(() => {
+      if (v !== this._focused) return;
+      this._scheduleResize();
+      setText(this._scaleShown, v.scaleLabel());
+    });
     v.element.addEventListener('pointerdown', (e) => {
       if (v === this._focused) return;
       // No mousedown follows, so the focus _focus gives the picture is not taken away again.
@@ -304,8 +341,12 @@ export class ViewerApp extends Disposable {
       other.setOptions({ scale: 'fit', filter: 'auto' });
     }
     v.element.classList.add('vg-focused');
-    if (v.element.parentElement !== this._stage) this._stage.replaceChildren(v.element, this._stats.element);
+    // The inspector is a drawer over the focused picture's right edge (the tiles stay clickable).
+    if (v.element.parentElement !== this._stage) {
+      this._stage.replaceChildren(v.element, this._stats.element, this._inspector.element);
+    }
     v.setOptions({ scale: this.settings.scale, filter: this.settings.filter });
+    this._scheduleResize();
     // The focused VM's picture takes the keyboard (also on page load: no click needed).
     v.screen.focus({ preventScroll: true });
     this._stats.attach(v);
@@ -316,6 +357,7 @@ export class ViewerApp extends Disposable {
   private _update(patch: Partial<ViewerSettings>): void {
     this.settings = { ...this.settings, ...patch };
     this._focused.setOptions({ scale: this.settings.scale, filter: this.settings.filter });
+    setText(this._scaleShown, this._focused.scaleLabel());
     this._syncUrl();
   }
 
@@ -356,14 +398,26 @@ export class ViewerApp extends Disposable {
     });
   }
 
+  /**
+   * Ask the focused VM's guest for the viewer's size (device pixels, ≥ 640×480), once the window
+   * has settled. Thumbnails never resize their guest; a size already asked for is not asked again.
+   */
   private _scheduleResize(): void {
-    if (this.settings.resize !== 'guest') return;
+    if (this.settings.resize === 'off') return;
     clearTimeout(this._resizeTimer);
     this._resizeTimer = setTimeout(() => {
-      const c = this._focused.canvas;
-      const w = Math.min(16384, Math.max(64, c.width));
-      const hgt = Math.min(16384, Math.max(64, c.height));
-      this._focused.session.sendResize(w, hgt);
+      const v = this._focused;
+      const s = v.session;
+      if (s.vm === undefined || s.connection.status.state !== 'open' || s.helloInfo === undefined) return;
+      if (this.settings.resize === 'auto' && !s.canResize) return;
+      const area = v.area;
+      if (area.width <= 1 || area.height <= 1) return;
+      const t = resizeTarget(area.width, area.height);
+      const key = `${t.width}x${t.height}`;
+      if (this._resizeSent.get(s.vm) === key) return;
+      this._resizeSent.set(s.vm, key);
+      if (v.renderer.frameWidth === t.width && v.renderer.frameHeight === t.height) return;
+      s.sendResize(t.width, t.height);
     }, RESIZE_DEBOUNCE_MS);
   }
 

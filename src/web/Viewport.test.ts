@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { destRect, effectiveFilter, guestPoint, toDevice } from './Viewport.ts';
+import { backingSize, destRect, effectiveFilter, guestPoint, scaleLabel, toDevice, wholeFactor } from './Viewport.ts';
 
 test('off: 1:1, centred in a larger canvas, top-left in a smaller one', () => {
   assert.deepEqual(destRect('off', 640, 480, 1000, 700), { x: 180, y: 110, width: 640, height: 480 });
@@ -12,10 +12,26 @@ test('fit keeps the aspect ratio and letterboxes', () => {
   assert.deepEqual(destRect('fit', 1920, 1080, 960, 1000), { x: 0, y: 230, width: 960, height: 540 });
 });
 
-test('integer uses the largest whole factor, and shrinks like fit when the guest is larger', () => {
+test('integer uses the largest whole factor ≥ 1: a larger guest stays 1:1 (the tile scrolls), never shrunk', () => {
   assert.deepEqual(destRect('integer', 640, 480, 2000, 1500), { x: 40, y: 30, width: 1920, height: 1440 });
   assert.deepEqual(destRect('integer', 640, 480, 1000, 700), { x: 180, y: 110, width: 640, height: 480 });
-  assert.deepEqual(destRect('integer', 1920, 1080, 960, 540), { x: 0, y: 0, width: 960, height: 540 });
+  assert.deepEqual(destRect('integer', 1920, 1080, 960, 540), { x: 0, y: 0, width: 1920, height: 1080 });
+  assert.deepEqual([wholeFactor('integer', 1920, 1200, 1000, 640), wholeFactor('integer', 320, 200, 1000, 640),
+    wholeFactor('off', 320, 200, 1000, 640), wholeFactor('fit', 320, 200, 1000, 640)], [1, 3, 1, 0]);
+});
+
+test('backing store: device-pixel box when it agrees with CSS × DPR, else CSS × DPR (emulated DPR)', () => {
+  assert.deepEqual(backingSize(800, 600, 1.5, { width: 1200, height: 900 }), { width: 1200, height: 900 });
+  assert.deepEqual(backingSize(800.4, 600, 1.5, { width: 1201, height: 900 }), { width: 1201, height: 900 });
+  // Chromium's DPR emulation: the observer still reports 1×.
+  assert.deepEqual(backingSize(800, 600, 1.5, { width: 800, height: 600 }), { width: 1200, height: 900 });
+  assert.deepEqual(backingSize(800, 600, 2), { width: 1600, height: 1200 });
+});
+
+test('the scale shown: 1:1, whole factors, fit with two decimals', () => {
+  assert.equal(scaleLabel('integer', { x: 0, y: 0, width: 640, height: 480 }, 640), '1:1');
+  assert.equal(scaleLabel('integer', { x: 0, y: 0, width: 1280, height: 960 }, 640), '2×');
+  assert.equal(scaleLabel('fit', { x: 0, y: 0, width: 933, height: 700 }, 1280), 'fit 0.73×');
 });
 
 test('empty sizes give an empty destination', () => {

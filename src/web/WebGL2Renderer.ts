@@ -200,8 +200,10 @@ export class WebGL2Renderer extends Disposable implements IRenderer {
   }
 
   public snapshot(): RgbaImage | null {
-    if (this._lost || this._primaryOut === null) return null;
+    if (this._lost) return null;
+    // Decode first: a primary set since the last animation frame has no decoded picture yet.
     this._prepare();
+    if (this._primaryOut === null) return null;
     const gl = this._gl;
     const { width, height } = this._primaryOut;
     if (this._snap === null || this._snap.width !== width || this._snap.height !== height) {

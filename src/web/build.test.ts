@@ -13,6 +13,11 @@ test('buildViewer bundles the viewer in memory: one ES module, its CSS and the p
   assert.match(b.js, /__vgpu/);
   assert.doesNotMatch(b.js, /sourceMappingURL/);
   assert.match(b.css, /\.vg-toolbar/);
+  // The icon: an ICO header pointing at one 32×32 PNG.
+  const ico = b['favicon.ico'];
+  assert.deepEqual([...ico.subarray(0, 8)], [0, 0, 1, 0, 1, 0, 32, 32]);
+  assert.deepEqual([...ico.subarray(22, 26)], [0x89, 0x50, 0x4e, 0x47]);
+  assert.match(b.html, /<link rel="icon" href="favicon\.ico">/);
   const min = await buildViewer({ minify: true, sourcemap: false });
   assert.ok(min.js.length < b.js.length);
 });

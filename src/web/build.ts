@@ -1,4 +1,5 @@
 import { build } from 'esbuild';
+import { encodePng } from '../render/Png.ts';
 
 /** The viewer as three in-memory files, ready to serve (see buildViewer). */
 export interface ViewerBundle {
@@ -8,6 +9,8 @@ export interface ViewerBundle {
   readonly css: string;
   /** Served as `index.html` (or at `/`). */
   readonly html: string;
+  /** The tab icon (browsers ask for /favicon.ico: answered, never a 404). */
+  readonly 'favicon.ico': Uint8Array;
 }
 
 export interface BuildOptions {
@@ -29,6 +32,7 @@ export const VIEWER_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vgpu-display</title>
+<link rel="icon" href="favicon.ico">
 <link rel="stylesheet" href="viewer.css">
 <script type="module" src="viewer.js"></script>
 </head>
@@ -37,6 +41,35 @@ export const VIEWER_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+/** A 32×32 icon: a monitor in the viewer's accent blue. ICO holding one PNG (Vista+ format). */
+export function faviconIco(): Uint8Array {
+  const n = 32;
+  const rgba = new Uint8Array(n * n * 4);
+  const put = (x: number, y: number, c: readonly number[]): void => rgba.set(c, (y * n + x) * 4);
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const frame = x >= 2 && x < 30 && y >= 4 && y < 24;
+      const glass = x >= 4 && x < 28 && y >= 6 && y < 22;
+      const stand = (x >= 13 && x < 19 && y >= 24 && y < 27) || (x >= 9 && x < 23 && y >= 27 && y < 29);
+      if (glass) put(x, y, y < 14 ? [0x6a, 0xb0, 0xff, 255] : [0x2a, 0x5a, 0x9a, 255]);
+      else if (frame || stand) put(x, y, [0xd8, 0xd8, 0xde, 255]);
+    }
+  }
+  const png = encodePng(rgba, n, n);
+  const ico = new Uint8Array(22 + png.byteLength);
+  const v = new DataView(ico.buffer);
+  v.setUint16(2, 1, true); // type: icon
+  v.setUint16(4, 1, true); // one image
+  ico[6] = n;
+  ico[7] = n;
+  v.setUint16(10, 1, true); // planes
+  v.setUint16(12, 32, true); // bits per pixel
+  v.setUint32(14, png.byteLength, true);
+  v.setUint32(18, 22, true);
+  ico.set(png, 22);
+  return ico;
+}
 
 /**
  * Bundle the browser viewer (src/web/main.ts and viewer.css) with esbuild in memory (nothing is
@@ -53,5 +86,5 @@ export async function buildViewer(options: BuildOptions = {}): Promise<ViewerBun
     build({ ...common, entryPoints: [here('./viewer.css')], outfile: 'viewer.css' }),
   ]);
   const text = (r: typeof js): string => r.outputFiles?.[0]?.text ?? '';
-  return { js: text(js), css: text(css), html: VIEWER_HTML };
+  return { js: text(js), css: text(css), html: VIEWER_HTML, 'favicon.ico': faviconIco() };
 }

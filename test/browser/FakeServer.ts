@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
-import { decodeClientMessage, encodeHello, isProtocolError, Msg } from '../../src/protocol/RemoteProtocol.ts';
+import { decodeClientMessage, encodeHello, encodePong, isProtocolError, Msg } from '../../src/protocol/RemoteProtocol.ts';
 import type { ClientMessage } from '../../src/protocol/RemoteProtocol.ts';
 import { buildViewer } from '../../src/web/build.ts';
 import type { ViewerBundle } from '../../src/web/build.ts';
@@ -45,6 +45,8 @@ export class FakeServer {
   public readonly received: ClientMessage[] = [];
   /** Messages from the page the protocol decoder refused (must stay empty). */
   public readonly malformed: string[] = [];
+  /** Paths answered 404 (the page should ask for none). */
+  public readonly notFound: string[] = [];
   public onAttach: AttachHandler = () => {};
   public vms: string[] = ['vm0'];
   /** One bundle for every server of the test process. */
@@ -63,16 +65,18 @@ export class FakeServer {
     const bundle = await FakeServer._bundle;
     const http = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const file: Record<string, [string, string]> = {
-        '/': [bundle.html, 'text/html'], '/index.html': [bundle.html, 'text/html'],
-        '/viewer.js': [bundle.js, 'text/javascript'], '/viewer.css': [bundle.css, 'text/css'],
+      const file: Record<string, [string | Uint8Array, string]> = {
+        '/': [bundle.html, 'text/html; charset=utf-8'], '/index.html': [bundle.html, 'text/html; charset=utf-8'],
+        '/viewer.js': [bundle.js, 'text/javascript; charset=utf-8'], '/viewer.css': [bundle.css, 'text/css; charset=utf-8'],
+        '/favicon.ico': [bundle['favicon.ico'], 'image/x-icon'],
       };
       const f = file[path];
       if (f === undefined) {
+        this.notFound.push(path);
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-type': `${f[1]}; charset=utf-8`, 'cache-control': 'no-store' }).end(f[0]);
+      res.writeHead(200, { 'content-type': f[1], 'cache-control': 'no-store' }).end(f[0]);
     });
     const wss = new WebSocketServer({ server: http, path: '/ws', maxPayload: 1 << 20 });
     wss.on('connection', (ws) => {
@@ -82,6 +86,11 @@ export class FakeServer {
         const m = decodeClientMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         if (isProtocolError(m)) {
           this.malformed.push(m.error);
+          return;
+        }
+        if (m.type === Msg.PING) {
+          // Clock probes are answered like the lab server does (same machine: offset ≈ 0).
+          client.send(encodePong(m.seq, m.clientMs, performance.timeOrigin + performance.now()));
           return;
         }
         client.received.push(m);
@@ -127,8 +136,8 @@ export class FakeServer {
     return c;
   }
 
-  /** Resolve when `pred` holds for the received messages (checked on every message). */
-  public async waitFor(pred: (all: readonly ClientMessage[]) => boolean, timeoutMs = 5000): Promise<void> {
+  /** Resolve when `pred` holds for the received messages (checked on every message; the timeout is a guard). */
+  public async waitFor(pred: (all: readonly ClientMessage[]) => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.received)) {
       const left = deadline - Date.now();

@@ -7,7 +7,7 @@ import { DRM_FORMAT, formatInfo } from '../../src/kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../src/kms/Modifier.ts';
 import { layoutForModifier, tiledOffset, tileRoundedHeight } from '../../src/kms/Tiling.ts';
 import {
-  encodeBufferCreate, encodeBufferData, encodeCursorDefine, encodeFrame, encodeId, Msg,
+  encodeBufferCreate, encodeBufferData, encodeCursorDefine, encodeFrame, encodeScanout,
 } from '../../src/protocol/RemoteProtocol.ts';
 import { contiguousSource } from '../../src/render/PixelSource.ts';
 import { SoftwareRenderer } from '../../src/render/SoftwareRenderer.ts';
@@ -160,9 +160,9 @@ export function bufferMessages(s: Omit<Synthetic, 'expected'>, chunk = 256 * 102
   return out;
 }
 
-/** Everything to show `s`: create, data, scanout, frame. */
+/** Everything to show `s`: create, data, scanout (flip `seq`, latched now), frame. */
 export function showMessages(s: Omit<Synthetic, 'expected'>, seq = 1): Uint8Array[] {
-  return [...bufferMessages(s), encodeId(Msg.SCANOUT, s.id),
+  return [...bufferMessages(s), encodeScanout(s.id, seq, performance.timeOrigin + performance.now()),
     encodeFrame(seq, [{ x: 0, y: 0, width: s.width, height: s.height }])];
 }
 

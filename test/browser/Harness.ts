@@ -30,6 +30,19 @@ export interface ViewerState {
   bytesReceived: number;
   buffers: number[];
   events: string[];
+  scale: string;
+  areaWidth: number;
+  areaHeight: number;
+  devicePixelRatio: number;
+  resizeSent: string | null;
+  flipToPresentP50: number | null;
+  flipToPresentP99: number | null;
+  flipsPresented: number;
+  flipsDropped: number;
+  flipWireP50: number | null;
+  clockOffset: number | null;
+  stale: boolean;
+  statsText: string | null;
 }
 
 export interface OpenOptions {
@@ -38,7 +51,17 @@ export interface OpenOptions {
   viewport?: { width: number; height: number } | null;
   /** Make getContext('webgl2') return null (a browser without WebGL2). */
   noWebGL2?: boolean;
+  /** Chromium's DPR emulation (the page sees devicePixelRatio = this). */
+  deviceScaleFactor?: number;
+  /** requestAnimationFrame never fires: the page is never presented (a busy or hidden tab). */
+  noAnimationFrames?: boolean;
 }
+
+/**
+ * How long a wait on the viewer's state may take before it fails with what it saw: a guard
+ * against a hang, never a speed assertion, so it is generous for a loaded machine.
+ */
+export const WAIT_GUARD_MS = 60_000;
 
 export class ViewerPage {
   /** Uncaught exceptions in the page: every test asserts there are none. */
@@ -51,9 +74,10 @@ export class ViewerPage {
   /** `server`: the fake server, or anything serving the viewer at `url` (the real lab). */
   public static async open(browser: Browser, server: { readonly url: string }, o: OpenOptions = {}): Promise<ViewerPage> {
     // Emulated device scale factors do not reach ResizeObserver's device-pixel-content-box in
-    // Chromium; HiDPI tests launch with --force-device-scale-factor and viewport null instead.
+    // Chromium (the viewer falls back to CSS × DPR then); --force-device-scale-factor with
+    // viewport null is the real thing.
     const context = await browser.newContext(o.viewport === null ? { viewport: null, acceptDownloads: true }
-      : { viewport: o.viewport ?? { width: 1000, height: 700 }, acceptDownloads: true });
+      : { viewport: o.viewport ?? { width: 1000, height: 700 }, acceptDownloads: true, deviceScaleFactor: o.deviceScaleFactor });
     if (o.noWebGL2 === true) {
       await context.addInitScript(() => {
         const orig = HTMLCanvasElement.prototype.getContext;
@@ -61,6 +85,11 @@ export class ViewerPage {
           if (type === 'webgl2') return null;
           return (orig as (...a: unknown[]) => unknown).call(this, type, ...rest);
         } as typeof orig;
+      });
+    }
+    if (o.noAnimationFrames === true) {
+      await context.addInitScript(() => {
+        window.requestAnimationFrame = () => 0;
       });
     }
     const page = await context.newPage();
@@ -79,7 +108,7 @@ export class ViewerPage {
    * page: the lab server's CSP (script-src 'self') forbids evaluating strings there. Between
    * reads the page gets an animation frame.
    */
-  public async waitFor(pred: string, timeout = 5000): Promise<void> {
+  public async waitFor(pred: string, timeout = WAIT_GUARD_MS): Promise<void> {
     const test = new Function('s', `return (${pred});`) as (s: ViewerState) => boolean;
     const deadline = Date.now() + timeout;
     let s: ViewerState | undefined;

@@ -10,12 +10,14 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { FONT_HEIGHT, FONT_WIDTH } from '../../src/guest/os/Font8x16.ts';
 import { OS_NAME, OS_VERSION } from '../../src/guest/os/GuestOs.ts';
+import { Scene } from '../../src/guest/os/Scene.ts';
 import { PROMPT } from '../../src/guest/os/Shell.ts';
+import { Tty } from '../../src/guest/os/Tty.ts';
 import { ocrGrid } from '../../src/guest/os/TextOcr.ts';
 import { Lab } from '../../src/lab/Lab.ts';
 import { preferredMode } from '../../src/vgpu/Edid.ts';
 import { launchChromium } from './chromium.ts';
-import { ViewerPage } from './Harness.ts';
+import { ViewerPage, WAIT_GUARD_MS } from './Harness.ts';
 
 const BOCHS = 'bochs-1';
 const GVT = 'gvt-2';
@@ -56,9 +58,10 @@ function guest(name: string): Lab['guests'][number] {
 /** A viewer page on one VM, once it shows a picture. */
 async function open(vm: string, params: Record<string, string> = {},
   viewport = { width: 1000, height: 700 }): Promise<ViewerPage> {
-  const v = await ViewerPage.open(browser, lab.server!, { params: { vm, ...params }, viewport });
+  // resize=off unless a test asks: the guests keep their EDID modes between tests.
+  const v = await ViewerPage.open(browser, lab.server!, { params: { vm, resize: 'off', ...params }, viewport });
   pages.push(v);
-  await v.waitFor(`s.vm === ${JSON.stringify(vm)} && s.primaryId !== null && s.frameWidth > 0`, 20_000);
+  await v.waitFor(`s.vm === ${JSON.stringify(vm)} && s.primaryId !== null && s.frameWidth > 0`);
   return v;
 }
 
@@ -77,7 +80,7 @@ const shown = (lines: readonly string[]): string => lines.filter((l) => l !== ''
  * receive or present something new. Fails with what the frame showed last.
  */
 async function waitForText(v: ViewerPage, what: string, test: (lines: string[]) => boolean,
-  timeoutMs = 15_000): Promise<string[]> {
+  timeoutMs = WAIT_GUARD_MS): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await v.state();
@@ -110,7 +113,7 @@ describe('viewer on the real lab', () => {
     // The stats overlay reads the server's STATS: the dma-buf path, nothing copied.
     const row = (name: string): Promise<string | null> => v.page.textContent(`.vg-stats tr[data-row="${name}"] td`);
     await v.page.waitForFunction(() => /GETs \d/.test(document.querySelector('.vg-stats tr[data-row="dmabuf"] td')?.textContent ?? ''),
-      undefined, { timeout: 5000 });
+      undefined, { timeout: WAIT_GUARD_MS });
     assert.equal(await row('copied'), '0 B (zero-copy)');
     assert.match((await row('refresh'))!, /^dirty · .*dma-buf$/);
     assert.match((await row('dmabuf'))!, /^GETs [1-9]\d* · hits \d+ · misses [1-9]\d* · cached [1-9]/);
@@ -120,8 +123,9 @@ describe('viewer on the real lab', () => {
     const v = await open(GVT, { inspector: '1' });
     // The server's verdict arrives with STATS (once a second) for the buffer shown now.
     await v.page.waitForFunction(() => /direct scanout: /.test(document.querySelector('.vg-plane')?.textContent ?? ''));
-    const text = (await v.page.textContent('.vg-plane'))!;
-    const line = text.split('\n').find((l) => l.startsWith('direct scanout: '));
+    // One definition per item: the verdict is its own <dd>.
+    const items = await v.page.$$eval('.vg-plane dd', (dds) => dds.map((d) => d.textContent ?? ''));
+    const line = items.find((l) => l.startsWith('direct scanout: '));
     assert.match(line!, /^direct scanout: yes, host plane 31 \(primary\) of i915-like can show this \d+x\d+ \w+ \w+ buffer as it is$/);
   });
 
@@ -167,7 +171,7 @@ describe('viewer on the real lab', () => {
       link.push(g.vgpu.link.linkUp ? `up ${m?.width}x${m?.height}` : 'down');
     });
     const v = await open(BOCHS, { resize: 'guest', scale: 'fit' }, { width: 800, height: 560 });
-    await v.waitFor('s.frameWidth === s.canvasWidth && s.frameHeight === s.canvasHeight', 20_000);
+    await v.waitFor('s.frameWidth === s.canvasWidth && s.frameHeight === s.canvasHeight');
     sub.dispose();
     const s = await v.state();
     assert.notDeepEqual([s.frameWidth, s.frameHeight], [before.width, before.height]);
@@ -190,10 +194,10 @@ describe('viewer on the real lab', () => {
     const v = await open(GVT, { scale: 'fit' });
     // Back to the text console (the cursor plane goes away), then `startx` typed in the page.
     await sendKeyMenu(v, 'Ctrl+Alt+F1');
-    await v.waitFor('s.cursor === null', 10_000);
+    await v.waitFor('s.cursor === null');
     await waitForText(v, 'the tty1 prompt', (l) => lastPrompt(l) === PROMPT_LINE);
     await v.page.keyboard.type('startx\n');
-    await v.waitFor('s.cursor !== null', 10_000);
+    await v.waitFor('s.cursor !== null');
     assert.equal(g.status.activeVt, 7);
 
     const s = await v.state();
@@ -205,7 +209,7 @@ describe('viewer on the real lab', () => {
       await v.page.mouse.move(box.x + (devX * box.width) / s.canvasWidth, box.y + (devY * box.height) / s.canvasHeight);
       // The plane's top-left is the pointer minus the hotspot (one guest pixel of rounding).
       await v.waitFor(`s.cursor !== null && s.cursor.hotX !== 0xffffffff &&
-        Math.abs(s.cursor.x + s.cursor.hotX - ${gx}) <= 1 && Math.abs(s.cursor.y + s.cursor.hotY - ${gy}) <= 1`, 10_000);
+        Math.abs(s.cursor.x + s.cursor.hotX - ${gx}) <= 1 && Math.abs(s.cursor.y + s.cursor.hotY - ${gy}) <= 1`);
       const c = (await v.state()).cursor!;
       // The composed frame has the arrow there: its white fill, 4 px right and 10 px down of the tip.
       const fill = await v.page.evaluate(([x, y]) => (window as unknown as {
@@ -213,5 +217,81 @@ describe('viewer on the real lab', () => {
       assert.deepEqual(fill, [255, 255, 255, 255], `arrow fill at (${c.x + 4}, ${c.y + 10})`);
       assert.deepEqual(g.status.activeVt, 7);
     }
+  });
+
+  it('by default the gvt guest follows the window in device pixels (1:1), and gets its mode back when the viewer leaves', async () => {
+    const g = guest(GVT);
+    const before = { width: g.status.width, height: g.status.height };
+    const v = await ViewerPage.open(browser, lab.server!, { params: { vm: GVT } });
+    await v.waitFor('s.resizeSent !== null && s.frameWidth === s.areaWidth && s.frameHeight === s.areaHeight', 20_000);
+    const s = await v.state();
+    assert.notDeepEqual([s.frameWidth, s.frameHeight], [before.width, before.height]);
+    assert.ok(s.frameWidth >= 640 && s.frameHeight >= 480, `${s.frameWidth}x${s.frameHeight}`);
+    assert.deepEqual([s.scale, s.filter, s.dest.width, s.dest.height], ['1:1', 'nearest', s.canvasWidth, s.canvasHeight]);
+    assert.deepEqual([g.status.width, g.status.height], [s.frameWidth, s.frameHeight]);
+    const errors = [...v.pageErrors];
+    await v.close();
+    assert.deepEqual(errors, []);
+    // The last viewer left: the server's hook plugs the original monitor back; the guest follows.
+    await g.vm.waitFor((st) => st.width === before.width && st.height === before.height, 20_000,
+      `the original ${before.width}x${before.height} mode`);
+    assert.ok(labLog.some((l) => l === `${GVT}: last viewer left: original monitor restored`), labLog.join('\n'));
+  });
+
+  it('gvt desktop: typing goes to the Terminal window and echoes; a click starts flip-demo; flip → present shows', async () => {
+    const g = guest(GVT);
+    // The default: the guest follows the window (a smaller buffer than its 1920×1200 also keeps
+    // this loaded machine's per-keystroke frames quick).
+    const v = await open(GVT, { stats: '1', resize: 'auto' });
+    if (g.status.activeVt !== 7) await sendKeyMenu(v, 'Ctrl+Alt+F7');
+    await v.waitFor('s.cursor !== null && s.resizeSent !== null && s.frameWidth === s.areaWidth && s.frameHeight === s.areaHeight', 20_000);
+    const { width, height } = g.status;
+    assert.deepEqual([width, height], [(await v.state()).frameWidth, (await v.state()).frameHeight]);
+    // Where the Terminal's text grid is (the scene's layout for this mode; no window was dragged).
+    const tty = new Tty(99, 1, 1);
+    const scene = new Scene(width, height, 0, tty);
+    const term = scene.windows.find((w) => w.kind === 'term')!;
+    const anim = scene.windows.find((w) => w.kind === 'anim')!;
+    const terminalText = async (): Promise<string[]> => {
+      const img = await v.snapshot();
+      const px = new Uint32Array(img.rgba.buffer, img.rgba.byteOffset, img.rgba.byteLength >> 2);
+      return ocrGrid((x, y) => px[y * img.width + x]!, tty.cols, tty.rows, term.x + 2 + 4, term.y + 2 + 20 + 2);
+    };
+    await v.page.keyboard.type('echo typed-on-the-desktop\n');
+    // A frame per keystroke: on a busy 2-core machine the echo can take many seconds to settle.
+    const deadline = Date.now() + 60_000;
+    let lines = await terminalText();
+    while (!(lines.includes(`${PROMPT_LINE} echo typed-on-the-desktop`) && lines.includes('typed-on-the-desktop'))) {
+      assert.ok(Date.now() < deadline, `the Terminal window reads:\n${lines.join('\n')}`);
+      const st = await v.state();
+      await v.waitFor(`s.flips > ${st.flips} && s.presents > ${st.presents}`, 2000).catch(() => {});
+      lines = await terminalText();
+    }
+    assert.equal(g.status.activeVt, 7, 'typing stayed on the desktop');
+
+    // Click into flip-demo's window (scrolled into view: the guest is shown 1:1).
+    const bx = anim.x + Math.floor(anim.w / 2);
+    const by = anim.y + Math.floor(anim.h / 2);
+    const at = await v.page.evaluate(([x, y]) => {
+      const screen = document.querySelector('.vg-stage .vg-screen')!;
+      screen.scrollTo(Math.max(0, x! - 300), Math.max(0, y! - 200));
+      const c = screen.querySelector('canvas')!.getBoundingClientRect();
+      return { x: c.left + (x! * c.width) / (screen.querySelector('canvas') as HTMLCanvasElement).width,
+        y: c.top + (y! * c.height) / (screen.querySelector('canvas') as HTMLCanvasElement).height };
+    }, [bx, by]);
+    await v.page.mouse.click(at.x, at.y);
+    await g.vm.waitFor((st) => st.animating, 10_000, 'flip-demo running');
+    // Flips at vblank reach the page; each one's vblank → present is measured.
+    await v.waitFor('s.flipsPresented >= 20 && s.flipToPresentP50 !== null', 20_000);
+    const s = await v.state();
+    assert.ok(s.flipToPresentP50! > 0 && s.flipToPresentP99! >= s.flipToPresentP50!, `p50 ${s.flipToPresentP50} p99 ${s.flipToPresentP99}`);
+    await v.page.waitForFunction(() => /^p50 /.test(document.querySelector('.vg-stats tr[data-row="flip"] td')?.textContent ?? ''),
+      undefined, { timeout: 5000 });
+    const row = (await v.page.textContent('.vg-stats tr[data-row="flip"] td'))!;
+    const m = /^p50 ([\d.]+) ms · p99 ([\d.]+) ms · dropped (\d+) of (\d+) · wire p50 ([\d.]+) ms$/.exec(row);
+    assert.ok(m !== null && Number(m[1]) > 0 && Number(m[2]) > 0, row);
+    // And a second click pauses it again.
+    await v.page.mouse.click(at.x, at.y);
+    await g.vm.waitFor((st) => !st.animating, 10_000, 'flip-demo paused');
   });
 });

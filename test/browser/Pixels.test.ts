@@ -131,7 +131,7 @@ for (const renderer of ['webgl', 'canvas'] as const) {
       const st = await v.state();
       assert.deepEqual([st.cursor?.hotX, st.cursor?.hotY], [3, 4]);
       await v.page.click('#vg-inspector-toggle');
-      await v.page.waitForFunction(() => document.querySelector('.vg-plane')?.textContent?.includes('hotspot (3, 4)'));
+      await v.page.waitForFunction(() => document.querySelector('.vg-plane')?.textContent?.includes('hotspot 3, 4'));
     });
   });
 }

@@ -43,6 +43,22 @@ export function primary(g: GuestVm, type: number = PlaneType.PRIMARY): PlaneInfo
   return info;
 }
 
+/**
+ * The plane as QUERY answers it right now, or undefined while there is none. For wait
+ * predicates: a mode set blanks the plane for a moment (bochs disables DISPI while it writes the
+ * geometry) and the host applies the guest's writes as they arrive, so a predicate must not
+ * assert on that transient state; `primary()` asserts once the awaited state is reached.
+ */
+export function shown(g: GuestVm, type: number = PlaneType.PRIMARY): PlaneInfo | undefined {
+  const { rc, info } = g.query(type);
+  return rc === 0 && info.dmabufId !== 0 && info.drmFormat !== 0 ? info : undefined;
+}
+
+/** The shown plane's dmabuf_id, or 0 while there is none (see `shown`). */
+export function shownId(g: GuestVm, type: number = PlaneType.PRIMARY): number {
+  return shown(g, type)?.dmabufId ?? 0;
+}
+
 /** Type a line on the active tty and step until the guest has handled it. */
 export async function type(g: GuestVm, text: string): Promise<void> {
   g.vm.typeText(text);

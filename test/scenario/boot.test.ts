@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { DRM_FORMAT } from '../../src/kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../src/kms/Modifier.ts';
 import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
-import { bootToPrompt, KINDS, newVm, PROMPT_TEXT, primary, screenHas, stepUntil, type } from './Scenario.ts';
+import { bootToPrompt, KINDS, newVm, PROMPT_TEXT, primary, screenHas, shown, stepUntil, type } from './Scenario.ts';
 
 for (const kind of KINDS) {
   test(`${kind}: boots to a prompt the host reads off the dma-buf; bad modes keep the old one`, async (t) => {
@@ -37,7 +37,7 @@ for (const kind of KINDS) {
     // A good mode: the host sees the new geometry (and, on gvt, format and tiling) and reads it.
     const good = kind === 'gvt' ? 'mode 640x480@XRGB2101010+xtiled' : 'mode 640x480';
     await type(g, `${good}\n`);
-    await stepUntil(g, () => primary(g).width === 640 && screenHas(g, 'mode: 640x480'), 'new mode on the host');
+    await stepUntil(g, () => shown(g)?.width === 640 && screenHas(g, 'mode: 640x480'), 'new mode on the host');
     const p1 = primary(g);
     if (kind === 'gvt') {
       assert.deepEqual([p1.drmFormat, p1.drmFormatMod, p1.stride],

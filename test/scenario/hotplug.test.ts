@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
-import { bootToPrompt, KINDS, lastLine, newVm, primary, PROMPT_TEXT, screenHas, stepUntil, type } from './Scenario.ts';
+import { bootToPrompt, KINDS, lastLine, newVm, primary, PROMPT_TEXT, screenHas, shown, stepUntil, type } from './Scenario.ts';
 
 for (const kind of KINDS) {
   test(`${kind}: hotplug of a new monitor re-mode-sets to its preferred mode`, async (t) => {
@@ -15,7 +15,7 @@ for (const kind of KINDS) {
     assert.equal(primary(g).width, 640);
 
     assert.equal(g.plug({ width: 1024, height: 768 }), 0);
-    await stepUntil(g, () => primary(g).width === 1024, 'the new mode on the host', 200);
+    await stepUntil(g, () => shown(g)?.width === 1024, 'the new mode on the host', 200);
     assert.equal(primary(g).height, 768);
     await stepUntil(g, () => lastLine(g) === PROMPT_TEXT, 'prompt at the new size', 20);
     assert.ok(g.vm.logLines.some((l) => l.includes('hotplug: preferred 1024x768')), g.vm.logLines.join('\n'));

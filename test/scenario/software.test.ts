@@ -9,7 +9,7 @@ import { PAGE_SIZE } from '../../src/gpu/GuestMemory.ts';
 import { PlaneType } from '../../src/kms/PlaneType.ts';
 import type { Mapping } from '../../src/vfio/Sys.ts';
 import { EmulatedHost } from '../../src/vfio/EmulatedHost.ts';
-import { bootToPrompt, KINDS, newVm, primary, stepUntil, type } from './Scenario.ts';
+import { bootToPrompt, KINDS, newVm, primary, shownId, stepUntil, type } from './Scenario.ts';
 
 function digest(m: Mapping): string {
   const h = createHash('sha1');
@@ -35,12 +35,12 @@ for (const kind of KINDS) {
     await bootToPrompt(g);
     const fbconId = primary(g).dmabufId;
     await type(g, 'startx --sw\n');
-    await stepUntil(g, () => g.status.activeVt === 7 && primary(g).dmabufId !== fbconId, 'session on screen');
+    await stepUntil(g, () => g.status.activeVt === 7 && shownId(g) !== 0 && shownId(g) !== fbconId, 'session on screen');
     // Animate it (from tty1, then back to tty7): every vblank now draws.
     g.vm.sendChord(KEY.LEFTCTRL, KEY.LEFTALT, KEY.F1);
-    await stepUntil(g, () => g.status.activeVt === 1 && primary(g).dmabufId === fbconId, 'tty1');
+    await stepUntil(g, () => g.status.activeVt === 1 && shownId(g) === fbconId, 'tty1');
     await type(g, 'flip-demo\n');
-    await stepUntil(g, () => g.status.activeVt === 7 && g.status.animating && primary(g).dmabufId !== fbconId, 'animating');
+    await stepUntil(g, () => g.status.activeVt === 7 && g.status.animating && shownId(g) !== 0 && shownId(g) !== fbconId, 'animating');
     await g.step(2);
 
     const shown = g.display.capture(PlaneType.PRIMARY);

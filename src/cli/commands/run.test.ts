@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Msg } from '../../protocol/RemoteProtocol.ts';
 import { TestClient } from '../../testkit/node/TestClient.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/vgpu-display.mjs', import.meta.url));
 
-function start(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -26,6 +29,11 @@ async function waitForOutput(p: { out: () => string; exit: Promise<number | null
     if (done && !re.exec(p.out())) throw new Error(`run exited before ${re}; output:\n${p.out()}`);
   }
 }
+
+const TOKEN_DIR = mkdtempSync(join(tmpdir(), 'vgpu-run-'));
+const TOKEN_FILE = join(TOKEN_DIR, 'token');
+writeFileSync(TOKEN_FILE, 'f1le-t0ken-123\n', { mode: 0o600 });
+after(() => rmSync(TOKEN_DIR, { recursive: true, force: true }));
 
 describe('vgpu-display run', () => {
   it('boots the VMs, serves the viewer, mirrors a display and stops cleanly on SIGINT', async () => {
@@ -78,11 +86,50 @@ describe('vgpu-display run', () => {
       [['--port', '70000'], /--port/],
       [['--listen', '0.0.0.0', '--port', '0'], /token/i],
       [['--vms', 'region', '--port', '0'], /not a gvt or bochs/],
+      [['--listen', '0.0.0.0', '--token-file', TOKEN_FILE, '--port', '0'], /--tls-cert and --tls-key, or --insecure/],
+      [['--listen', '0.0.0.0', '--tls-cert', TOKEN_FILE, '--port', '0'], /go together/],
+      [['--token-file', '/nonexistent/token', '--port', '0'], /--token-file: ENOENT/],
+      [['--max-queued', '0', '--port', '0'], /--max-queued/],
     ] as const) {
       const p = start([...args]);
       assert.equal(await p.exit, 2, p.out());
       assert.match(p.out(), re);
       assert.doesNotMatch(p.out(), /booting/);
+    }
+  });
+
+  it('takes the token from a file or the environment and never prints it unless asked', async () => {
+    for (const [args, env, secret] of [
+      [['--token-file', TOKEN_FILE], {}, 'f1le-t0ken-123'],
+      [[], { VGPU_DISPLAY_TOKEN: 'env-t0ken-456' }, 'env-t0ken-456'],
+    ] as const) {
+      const p = start(['--vms', 'bochs', '--port', '0', ...args], env);
+      try {
+        const m = await waitForOutput(p, /open (http:\/\/127\.0\.0\.1:(\d+)\/)\s/);
+        const port = Number(m[2]);
+        const refused = TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+        const status = await new Promise<number>((resolve) => refused.ws.on('unexpected-response', (_q, r) => resolve(r.statusCode ?? 0)));
+        assert.equal(status, 401);
+        const client = await TestClient.open(`ws://127.0.0.1:${port}/ws?token=${secret}`);
+        await client.next((x) => x.type === Msg.HELLO, 'HELLO', 0);
+        client.close();
+        await waitForOutput(p, /bochs-1: ready/);
+        assert.ok(!p.out().includes(secret), `the token is not printed:\n${p.out()}`);
+        p.child.kill('SIGINT');
+        assert.equal(await p.exit, 0);
+      } finally {
+        p.child.kill('SIGKILL');
+      }
+    }
+    const printed = start(['--vms', '', '--device', 'emulated:bochs', '--port', '0', '--print-url', '--token', 'cl1-t0ken'], {});
+    try {
+      await waitForOutput(printed, /open http:\/\/127\.0\.0\.1:\d+\/\?token=cl1-t0ken/);
+      assert.match(printed.out(), /--token puts the token where every local user can read it/);
+      assert.equal(printed.out().split('cl1-t0ken').length - 1, 1, 'printed once');
+      printed.child.kill('SIGINT');
+      assert.equal(await printed.exit, 0);
+    } finally {
+      printed.child.kill('SIGKILL');
     }
   });
 });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
 import { deviceSpec, openDevice, vmSpec } from '../DeviceSpec.ts';
@@ -8,6 +9,50 @@ import { integer, list, listenAddress, nonEmpty, repeatable } from '../Flags.ts'
 import type { QemuMachine } from '../../qemu/QemuMachine.ts';
 import { qemuSpecFlag, startQemus } from '../QemuCli.ts';
 
+/** The environment variable that carries the access token (not visible in /proc/PID/cmdline). */
+export const TOKEN_ENV = 'VGPU_DISPLAY_TOKEN';
+
+interface AccessFlags { listen: string; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean }
+
+/**
+ * The token and TLS material from the flags, files and environment, checked before anything
+ * starts. Returns an error message for a configuration that must not run (exit 2).
+ */
+function accessConfig(o: AccessFlags, env: NodeJS.ProcessEnv): { token?: string; tls?: { cert: Buffer; key: Buffer }; warnings: string[] } | string {
+  const warnings: string[] = [];
+  let token: string | undefined;
+  if (o.token !== undefined) {
+    warnings.push(`warning: --token puts the token where every local user can read it (/proc/PID/cmdline); use --token-file or ${TOKEN_ENV}`);
+    token = o.token;
+  }
+  if (o.tokenFile !== undefined) {
+    if (token !== undefined) return '--token and --token-file: give one';
+    try {
+      token = readFileSync(o.tokenFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      return `--token-file: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (token.length === 0 || /[\s]/.test(token)) return `--token-file: ${o.tokenFile} must hold one token (non-empty, no spaces)`;
+  }
+  const fromEnv = env[TOKEN_ENV];
+  if (token === undefined && fromEnv !== undefined && fromEnv.length > 0) token = fromEnv;
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) return '--tls-cert and --tls-key go together';
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (o.tlsCert !== undefined && o.tlsKey !== undefined) {
+    try {
+      tls = { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) };
+    } catch (err) {
+      return `--tls-cert/--tls-key: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  if (!isLoopbackAddress(o.listen)) {
+    if (token === undefined) return `--listen ${o.listen} is not loopback: give a token with --token-file or ${TOKEN_ENV}`;
+    if (tls === undefined && !o.insecure) {
+      return `--listen ${o.listen} is not loopback: give --tls-cert and --tls-key, or --insecure to send the token and every keystroke in clear`;
+    }
+  }
+  return { token, tls, warnings };
+}
 export function register(program: Command): void {
   program
     .command('run')
@@ -16,18 +61,26 @@ export function register(program: Command): void {
       list({ max: 64, allowEmpty: true, item: vmSpec }), ['gvt', 'bochs'])
     .addOption(new Option('--refresh <policy>', 'display refresh policy').choices(['timer', 'event', 'dirty']).default('dirty'))
     .option('--interval <ms>', 'refresh interval for the timer policy (and dirty-log scans)', integer(1, 10_000), 16)
-    .option('--listen <address>', 'address to listen on (a non-loopback address needs --token)', listenAddress, '127.0.0.1')
+    .option('--listen <address>', 'address to listen on (a non-loopback address needs a token and TLS or --insecure)', listenAddress, '127.0.0.1')
     .option('--port <port>', 'port (the next free one is used when it is taken; 0: any)', integer(0, 65535), 8080)
-    .option('--token <token>', 'access token, required when listening on a non-loopback address', nonEmpty)
+    .option('--token <token>', `access token (deprecated: visible in /proc; use --token-file or ${TOKEN_ENV})`, nonEmpty)
+    .option('--token-file <path>', `file holding the access token (or set ${TOKEN_ENV}); required off loopback`)
+    .option('--tls-cert <path>', 'PEM certificate: serve HTTPS and WSS (with --tls-key)')
+    .option('--tls-key <path>', 'PEM private key for --tls-cert')
+    .option('--insecure', 'allow a non-loopback --listen without TLS (the token and input cross in clear)', false)
+    .option('--max-queued <MiB>', 'bytes queued for all viewers together, at most (MiB)', integer(1, 65536), 256)
+    .option('--print-url', 'print the URL with the token (once)', false)
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', repeatable(deviceSpec), [] as string[])
     .option('--open', 'open the viewer in a browser', false)
     .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', repeatable(qemuSpecFlag), [] as string[])
     .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
-    .action(async (o: { vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
+    .action(async (o: { vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
       const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
       if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms) or a --device (or a --qemu)');
-      // The server refuses this too, but only after the devices below were opened.
-      if (!isLoopbackAddress(o.listen) && o.token === undefined) cmd.error(`error: --listen ${o.listen} is not loopback: it needs --token`);
+      // Token and TLS are checked before anything opens, binds or boots.
+      const access = accessConfig(o, process.env);
+      if (typeof access === 'string') cmd.error(`error: ${access}`);
+      for (const w of access.warnings) console.error(w);
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
         try {
@@ -44,7 +97,11 @@ export function register(program: Command): void {
       let qemus: QemuMachine[] = [];
       try {
         qemus = await startQemus(o.qemu, o.qemuConsole, log);
-        lab = await Lab.start({ vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port, token: o.token, log, extraVms: qemus.flatMap((m) => m.views) });
+        lab = await Lab.start({
+          extraVms: qemus.flatMap((m) => m.views),
+          vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port,
+          token: access.token, tls: access.tls, insecure: o.insecure, maxQueuedTotal: o.maxQueued * 1024 * 1024, log,
+        });
       } catch (err) {
         for (const q of qemus) q.dispose();
         for (const d of devices) d.close();
@@ -63,8 +120,11 @@ export function register(program: Command): void {
       // Before the URL is printed: whoever reads it may stop the lab at once.
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
-      const url = lab.server!.url;
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${url}\nPress Ctrl+C to stop.`);
-      if (o.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
+      // The token is printed (once) only when asked for; otherwise the user has it already.
+      const server = lab.server!;
+      const shown = o.printUrl ? server.url : server.publicUrl;
+      const hint = access.token !== undefined && !o.printUrl ? ' (append ?token=… or use --print-url)' : '';
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${shown}${hint}\nPress Ctrl+C to stop.`);
+      if (o.open) spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
     });
 }

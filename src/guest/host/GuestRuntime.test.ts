@@ -15,6 +15,9 @@ import { Surface } from '../os/Surface.ts';
 import { surfaceText } from '../os/TextOcr.ts';
 import { Vm } from './Vm.ts';
 
+/** A wait's guard against a hang (never a speed bound): generous for a loaded machine. */
+const WAIT_MS = 60_000;
+
 const edid = (width: number, height: number): Uint8Array => buildEdid({ width, height, name: 'test-monitor' });
 
 /** A gvt vGPU and its guest worker, glued as the lab glues them, on a w×h monitor. */
@@ -53,7 +56,7 @@ async function waitForText(vm: Vm, dev: GvtDevice, match: string | RegExp): Prom
     key = k;
     last = screenText(vm, dev);
     return test(last);
-  }, 10_000, `text ${String(match)}`);
+  }, WAIT_MS, `text ${String(match)}`);
   return last;
 }
 
@@ -106,7 +109,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   const fbcon = identity(primary(dev));
 
   vm.typeText('flip-demo\n');
-  const s = await vm.waitFor((st) => st.activeVt === 7 && st.animating, 10_000, 'tty7');
+  const s = await vm.waitFor((st) => st.activeVt === 7 && st.animating, WAIT_MS, 'tty7');
   // Every flip the device latches, as the mediator sees it.
   const sessionBuffers = new Set<string>();
   const sub = dev.onDisplayEvent((e) => {
@@ -127,11 +130,11 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   await vm.waitFor(() => {
     const c = dev.decodePlane(PlaneType.CURSOR) as DecodedPlane;
     return c.xPos === 330 && c.yPos === 220;
-  }, 10_000, 'cursor at (330,220)');
+  }, WAIT_MS, 'cursor at (330,220)');
 
   // Back to the console: the very same fbcon buffer, and no cursor plane.
   vm.switchVt(1);
-  await vm.waitFor((st) => st.activeVt === 1, 10_000, 'tty1');
+  await vm.waitFor((st) => st.activeVt === 1, WAIT_MS, 'tty1');
   await waitForText(vm, dev, 'flip-demo');
   assert.equal(identity(primary(dev)), fbcon);
   assert.equal(dev.decodePlane(PlaneType.CURSOR), null);
@@ -142,7 +145,7 @@ test('startx, page flips, VT switching back to known buffers, a cursor plane', a
   const before = vm.status.flips;
   vm.switchVt(7);
   // The VT switch is a plane update that latches at the next vblank.
-  await vm.waitFor((st) => st.activeVt === 7 && !st.animating && st.flips > before, 10_000, 'tty7 idle');
+  await vm.waitFor((st) => st.activeVt === 7 && !st.animating && st.flips > before, WAIT_MS, 'tty7 idle');
   const flips = vm.status.flips;
   assert.ok(sessionBuffers.has(identity(primary(dev))), 'sessionBuffers.has(identity(primary(dev)))');
 
@@ -182,7 +185,7 @@ test('mode changes at run time reach the device; a hotplug brings a new preferre
   await vm2.boot();
   await waitForText(vm2, dev2, PROMPT.trimEnd());
   link2.setEdid(edid(1024, 768), true);
-  await vm2.waitFor(() => primary(dev2).width === 1024, 10_000, 'hotplug mode latched');
+  await vm2.waitFor(() => primary(dev2).width === 1024, WAIT_MS, 'hotplug mode latched');
   assert.equal(primary(dev2).height, 768);
   await waitForText(vm2, dev2, PROMPT.trimEnd());
 });

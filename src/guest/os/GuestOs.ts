@@ -11,12 +11,14 @@ import { Keyboard } from './Keyboard.ts';
 import { Session } from './Session.ts';
 import { PROMPT, Shell, type CommandInfo, type ShellHost } from './Shell.ts';
 import type { Surface } from './Surface.ts';
-import type { Tty } from './Tty.ts';
+import { Tty } from './Tty.ts';
 
 export const OS_NAME = 'vgpu-os';
 export const OS_VERSION = '1.0';
 /** The graphical session's VT. */
 export const SESSION_VT = 7;
+/** The desktop Terminal window's tty (after tty1..6; its size follows the window). */
+export const TERMINAL_TTY = 8;
 /** Used when the monitor has no EDID. */
 export const FALLBACK_MODE: DisplayMode = { width: 1024, height: 768 };
 
@@ -78,6 +80,8 @@ export class GuestOs extends Disposable implements ShellHost {
   public readonly driver: DisplayDriver;
   public readonly fbcon: Fbcon;
   public readonly shells: readonly Shell[];
+  /** The shell in the desktop's Terminal window: typing on tty7 goes here. */
+  public readonly terminalShell: Shell;
   public readonly keyboard = new Keyboard();
   public readonly commands = COMMANDS;
   private readonly _now: () => number;
@@ -102,6 +106,7 @@ export class GuestOs extends Disposable implements ShellHost {
     this._log = opts.log ?? (() => {});
     this.fbcon = new Fbcon({ blinkVblanks: opts.blinkVblanks });
     this.shells = this.fbcon.ttys.map((t) => new Shell(t, this));
+    this.terminalShell = new Shell(new Tty(TERMINAL_TTY, 40, 10), this);
     this._register(this.driver.onFlip(() => { this._flips++; }));
     this._register(this.driver.onHotplug(() => this._hotplug()));
   }
@@ -156,6 +161,9 @@ export class GuestOs extends Disposable implements ShellHost {
     tty1.write(`\nWelcome to ${OS_NAME}. Type 'help' for commands.\n`);
     for (let i = 1; i < TTY_COUNT; i++) this.ttys[i]!.write(`${OS_NAME} ${OS_VERSION} tty${i + 1}\n\n`);
     for (const sh of this.shells) sh.prompt();
+    // Short: written at the tty's boot size (40 columns) and kept when the window sizes it.
+    this.terminalShell.tty.write(`${OS_NAME} terminal: try 'help'\n`);
+    this.terminalShell.prompt();
     this.fbcon.render();
     this._booted = true;
     this._log(`${OS_NAME}: boot complete, prompt ${JSON.stringify(PROMPT)}`);
@@ -189,6 +197,9 @@ export class GuestOs extends Disposable implements ShellHost {
       this.shells[this._vt - 1]!.input(action);
       this.fbcon.poke();
       this.fbcon.render();
+    } else if (this._session !== undefined) {
+      // The desktop's Terminal window has the keyboard; the session redraws it at the next vblank.
+      this.terminalShell.input(action);
     }
   }
 
@@ -257,9 +268,10 @@ export class GuestOs extends Disposable implements ShellHost {
     };
   }
 
-  /** The active tty's text (the guest's own view; the host OCRs the real scanout). */
+  /** The active tty's text, or the Terminal window's on tty7 (the guest's own view). */
   public screenText(): string[] {
-    return this._vt <= TTY_COUNT ? this.ttys[this._vt - 1]!.text() : [];
+    if (this._vt <= TTY_COUNT) return this.ttys[this._vt - 1]!.text();
+    return this._session !== undefined ? this.terminalShell.tty.text() : [];
   }
 
   // ---- shell commands ----
@@ -353,6 +365,7 @@ export class GuestOs extends Disposable implements ShellHost {
       this._session = undefined;
       const s = new Session(this.driver, {
         buffers: want.buffers, tiling: want.tiling, cursor: want.cursor, now: this._now,
+        terminal: this.terminalShell.tty,
       });
       const r = s.start(mode);
       if (r < 0) {
@@ -363,12 +376,15 @@ export class GuestOs extends Disposable implements ShellHost {
       this._startx = want;
       this._log(`startx: ${s.describe()}`);
     }
-    const r = this.switchVt(SESSION_VT);
+    // Already on tty7 (startx typed in the desktop's Terminal): show the new session's buffers.
+    const r = this._vt === SESSION_VT ? this._session.activate() : this.switchVt(SESSION_VT);
     return r < 0 ? errnoName(r) : undefined;
   }
 
   private _stopx(): string[] {
     if (!this._session) return ['stopx: no session'];
+    // From the desktop's own Terminal: the console takes the screen before the session goes.
+    if (this._vt === SESSION_VT) this.switchVt(1);
     this._session.dispose();
     this._session = undefined;
     this._startx = undefined;

@@ -1,6 +1,7 @@
 import { FONT_HEIGHT, FONT_WIDTH, glyph } from './Font8x16.ts';
 import { addDamage, contains, intersects, rect, union } from './Rect.ts';
 import type { Rect, Surface } from './Surface.ts';
+import type { Tty } from './Tty.ts';
 
 export type WindowKind = 'term' | 'clock' | 'anim';
 
@@ -35,14 +36,9 @@ const C = {
   track: 0xffc8c0b4,
 };
 
-const TERM_LINES = [
-  'root@vgpu:~# uname -a',
-  'vgpu-os 1.0 x86_64 (guest)',
-  'root@vgpu:~# cat /proc/vgpu',
-  'planes: primary cursor',
-  'flips at vblank, idle: none',
-  'root@vgpu:~# _',
-];
+/** Inner margins of the Terminal window's text grid. */
+const TERM_PAD_X = 4;
+const TERM_PAD_Y = 2;
 
 /** Clock text for a time in ms since the epoch, UTC. */
 export function clockText(nowMs: number): string {
@@ -55,19 +51,24 @@ export function clockText(nowMs: number): string {
  * The graphical session's content: a desktop gradient, a top panel with a clock, and three
  * windows (a terminal, a big clock, an animation). `update()` advances time and returns the
  * damaged area; `draw()` paints any clip rectangle of the scene, so a renderer redraws only damage.
- * Windows can be dragged by their title bars.
+ * Windows can be dragged by their title bars. The Terminal window shows `terminal`, a tty the OS
+ * runs a shell on, sized to the window; a click in flip-demo's body starts or pauses it.
  */
 export class Scene {
   public width = 0;
   public height = 0;
   public readonly windows: SceneWindow[] = [];
+  /** The tty the Terminal window shows (its rows are redrawn when they change). */
+  public readonly terminal: Tty | undefined;
   private _clock = '';
   private _animating = false;
   private _phase = 0;
   private _drag: { win: SceneWindow; dx: number; dy: number } | undefined;
+  private _termCursor = { x: -1, y: -1 };
 
-  public constructor(width: number, height: number, nowMs: number) {
+  public constructor(width: number, height: number, nowMs: number, terminal?: Tty) {
     this._clock = clockText(nowMs);
+    this.terminal = terminal;
     this.layout(width, height);
   }
 
@@ -97,6 +98,12 @@ export class Scene {
       { kind: 'clock', title: 'Clock', x: W(0.54, 8), y: P + H(0.08, 8), w: W(0.40, 220), h: H(0.22, 100) },
       { kind: 'anim', title: 'flip-demo', x: W(0.24, 8), y: H(0.52, P + 8), w: W(0.52, 200), h: H(0.36, 110) },
     );
+    const t = this.terminal;
+    if (t !== undefined) {
+      const b = this._body(this._find('term'));
+      t.resize(Math.floor((b.w - 2 * TERM_PAD_X) / FONT_WIDTH), Math.floor((b.h - TERM_PAD_Y) / FONT_HEIGHT));
+      t.markAllDirty();
+    }
   }
 
   /** Advance to time `nowMs`; returns what must be redrawn (empty when nothing changed). */
@@ -112,6 +119,7 @@ export class Scene {
       this._phase++;
       damage = addDamage(damage, this._animRect());
     }
+    for (const r of this._terminalDamage()) damage = addDamage(damage, r);
     return damage;
   }
 
@@ -125,11 +133,14 @@ export class Scene {
     for (let i = this.windows.length - 1; i >= 0; i--) {
       const w = this.windows[i]!;
       if (!contains(rect(w.x, w.y, w.w, w.h), x, y)) continue;
-      // Raise it; a click on the title bar starts a drag.
+      // Raise it; a click on the title bar starts a drag, one in flip-demo's body toggles it.
+      const raised = i !== this.windows.length - 1;
       this.windows.splice(i, 1);
       this.windows.push(w);
-      if (y < w.y + TITLE_HEIGHT + BORDER) this._drag = { win: w, dx: x - w.x, dy: y - w.y };
-      return i === this.windows.length - 1 ? undefined : rect(w.x, w.y, w.w, w.h);
+      const onTitle = y < w.y + TITLE_HEIGHT + BORDER;
+      if (onTitle) this._drag = { win: w, dx: x - w.x, dy: y - w.y };
+      const toggled = !onTitle && w.kind === 'anim' ? this.setAnimating(!this._animating) : undefined;
+      return raised ? rect(w.x, w.y, w.w, w.h) : toggled;
     }
     return undefined;
   }
@@ -180,9 +191,16 @@ export class Scene {
     switch (w.kind) {
       case 'term': {
         s.fillRect(b.x, b.y, b.w, b.h, C.termBody);
-        TERM_LINES.forEach((l, i) => {
-          if ((i + 1) * FONT_HEIGHT <= b.h) s.drawText(b.x + 4, b.y + 2 + i * FONT_HEIGHT, l, C.termText);
-        });
+        const t = this.terminal;
+        if (t === undefined) break;
+        for (let row = 0; row < t.rows; row++) {
+          s.drawText(b.x + TERM_PAD_X, b.y + TERM_PAD_Y + row * FONT_HEIGHT, t.line(row), C.termText);
+        }
+        // A steady block cursor (no blinking: an idle desktop must not flip).
+        const cx = Math.min(t.cursorX, t.cols - 1);
+        s.fillRect(b.x + TERM_PAD_X + cx * FONT_WIDTH, b.y + TERM_PAD_Y + t.cursorY * FONT_HEIGHT + FONT_HEIGHT - 3,
+          FONT_WIDTH, 2, C.termText);
+        this._termCursor = { x: cx, y: t.cursorY };
         break;
       }
       case 'clock': {
@@ -232,6 +250,21 @@ export class Scene {
 
   private _animRect(): Rect {
     return this._body(this._find('anim'));
+  }
+
+  /** The Terminal rows whose text changed, and the rows the cursor left and entered. */
+  private _terminalDamage(): Rect[] {
+    const t = this.terminal;
+    if (t === undefined) return [];
+    const b = this._body(this._find('term'));
+    const rows = new Set<number>();
+    t.takeDirtyRows((y) => rows.add(y));
+    const cx = Math.min(t.cursorX, t.cols - 1);
+    if (cx !== this._termCursor.x || t.cursorY !== this._termCursor.y) {
+      if (this._termCursor.y >= 0 && this._termCursor.y < t.rows) rows.add(this._termCursor.y);
+      rows.add(t.cursorY);
+    }
+    return [...rows].map((y) => rect(b.x, b.y + TERM_PAD_Y + y * FONT_HEIGHT, b.w, FONT_HEIGHT));
   }
 }
 

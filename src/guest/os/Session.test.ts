@@ -88,7 +88,6 @@ test('flip-demo flips at every vblank while animating, and stops when turned off
 
 test('triple buffering cycles through three buffers', () => {
   const m = session('startx --buffers=3');
-  m.type('x'); // keys do nothing in the session
   m.os.session!.setAnimating(true);
   m.vblank(9);
   const recent = m.driver.history.slice(-9);
@@ -193,4 +192,74 @@ test('the panel stays above the windows', () => {
   const m = session();
   const f = m.driver.front!;
   assert.equal(f.getPixel(2, 2), f.getPixel(f.width - 90, PANEL_HEIGHT - 2));
+});
+
+/** The desktop Terminal window's text, read off the primary plane with the guest's font. */
+function terminalText(m: FakeMachine): string[] {
+  const f = m.driver.front!;
+  const w = m.os.session!.scene.windows.find((x) => x.kind === 'term')!;
+  const t = m.os.terminalShell.tty;
+  // Body = window + 2 px border + 20 px title; text starts 4 px right and 2 px down of it.
+  return ocrGrid((x, y) => f.getRaw(x, y), t.cols, t.rows, w.x + 2 + 4, w.y + 2 + 20 + 2);
+}
+
+test('typing on tty7 goes to the desktop Terminal, which runs the same shell as the ttys', () => {
+  const m = session();
+  assert.ok(terminalText(m).some((l) => l.startsWith('root@vgpu:~#')), terminalText(m).join('\n'));
+  const flips = m.driver.flipCount;
+  m.type('echo hello tty7\n');
+  m.vblank(2);
+  const text = terminalText(m);
+  assert.ok(text.includes('root@vgpu:~# echo hello tty7'), `the command echoes:\n${text.join('\n')}`);
+  assert.ok(text.includes('hello tty7'), `and runs:\n${text.join('\n')}`);
+  assert.ok(m.driver.flipCount > flips, 'the echo is a page flip');
+  assert.deepEqual(m.os.screenText().filter((l) => l !== '').slice(-3),
+    ['root@vgpu:~# echo hello tty7', 'hello tty7', 'root@vgpu:~#']);
+  // The consoles did not get the keys.
+  assert.ok(!m.os.ttys[0]!.text().some((l) => l.includes('hello tty7')), 'tty1 untouched');
+  // Idle again: no flips without typing.
+  const idle = m.driver.flipCount;
+  m.vblank(30);
+  assert.equal(m.driver.flipCount, idle);
+  // A command from the list works there too.
+  m.type('flip-demo\n');
+  m.vblank(3);
+  assert.ok(m.os.status().animating, 'flip-demo typed in the Terminal animates the session');
+});
+
+test('a click in flip-demo\'s window starts it, another pauses it', () => {
+  const m = session();
+  const anim = m.os.session!.scene.windows.find((w) => w.kind === 'anim')!;
+  m.os.pointerAbs(0, 0);
+  m.os.pointerRel(anim.x + Math.floor(anim.w / 2), anim.y + Math.floor(anim.h / 2));
+  m.os.key(BTN.LEFT, true);
+  m.os.key(BTN.LEFT, false);
+  assert.ok(m.os.status().animating, 'the first click starts it');
+  m.vblank(1); // the first animated frame is requested; it latches at the next vblank
+  const flips = m.driver.flipCount;
+  m.vblank(10);
+  assert.equal(m.driver.flipCount - flips, 10);
+  m.os.key(BTN.LEFT, true);
+  m.os.key(BTN.LEFT, false);
+  assert.ok(!m.os.status().animating, 'the second click pauses it');
+  // A click on its title bar only raises/drags it.
+  m.os.pointerAbs(0, 0);
+  m.os.pointerRel(anim.x + 30, anim.y + 8);
+  m.os.key(BTN.LEFT, true);
+  m.os.key(BTN.LEFT, false);
+  assert.ok(!m.os.status().animating, 'the title bar does not toggle it');
+});
+
+test('startx and stopx typed in the desktop Terminal', () => {
+  const m = session();
+  m.type('startx --buffers=3\n');
+  m.vblank(2);
+  assert.equal(m.os.activeVt, 7);
+  assert.equal(m.os.session!.buffers.length, 3);
+  assert.ok(m.os.session!.buffers.includes(m.driver.front!), 'the new session is on screen');
+  m.type('stopx\n');
+  m.vblank(2);
+  assert.equal(m.os.activeVt, 1, 'the console takes the screen');
+  assert.equal(m.os.session, undefined);
+  assert.equal(m.driver.front, m.os.fbcon.surface);
 });

@@ -7,6 +7,7 @@ import type { DisplayDriver, ModeConfig } from './DisplayDriver.ts';
 import { addDamage, rect } from './Rect.ts';
 import { Scene } from './Scene.ts';
 import type { Rect, Surface } from './Surface.ts';
+import type { Tty } from './Tty.ts';
 
 export interface SessionOptions {
   /** Scanout buffers: 2 or 3 page-flip; 1 = software rendering into the front buffer, no flips. */
@@ -16,6 +17,8 @@ export interface SessionOptions {
   readonly cursor?: CursorShape;
   /** Wall-clock time in ms since the epoch (the clock shows UTC seconds). */
   readonly now: () => number;
+  /** The tty the desktop's Terminal window shows (the OS runs a shell on it). */
+  readonly terminal?: Tty;
 }
 
 // Frames of damage history kept for buffer-age rendering.
@@ -55,7 +58,7 @@ export class Session extends Disposable {
     super();
     this._driver = driver;
     this._opts = opts;
-    this.scene = new Scene(64, 64, opts.now());
+    this.scene = new Scene(64, 64, opts.now(), opts.terminal);
   }
 
   public get active(): boolean {

@@ -12,6 +12,9 @@ export interface RemoteBuffer {
   readonly bytes: Uint8Array;
 }
 
+/** A wait's guard against a hang, never a speed bound: generous for a loaded machine. */
+export const WAIT_GUARD_MS = 60_000;
+
 interface Waiter {
   from: number;
   pred: (m: ServerMessage, index: number) => boolean;
@@ -91,7 +94,7 @@ export class TestClient {
   }
 
   /** The first message at index >= `from` (default: the next one to arrive) matching `pred`. */
-  public next(pred: (m: ServerMessage) => boolean, what: string, from = this.messages.length, timeoutMs = 5000): Promise<ServerMessage> {
+  public next(pred: (m: ServerMessage) => boolean, what: string, from = this.messages.length, timeoutMs = WAIT_GUARD_MS): Promise<ServerMessage> {
     for (let i = from; i < this.messages.length; i++) {
       if (pred(this.messages[i]!)) return Promise.resolve(this.messages[i]!);
     }
@@ -176,6 +179,7 @@ export function describeMessage(m: ServerMessage): string {
     case Msg.STATUS: return `STATUS(${m.code} ${m.text})`;
     case Msg.STATS: return 'STATS';
     case Msg.EVENT: return 'EVENT';
+    case Msg.PONG: return `PONG(${m.seq})`;
     case Msg.ERROR: return `ERROR(${m.code} ${m.text})`;
   }
 }

@@ -1,6 +1,6 @@
 import { Errno } from '../../base/Errno.ts';
 import type { Ggtt } from '../../gpu/Ggtt.ts';
-import { HOTSPOT_UNKNOWN, type PlaneDecode } from '../Plane.ts';
+import type { PlaneDecode } from '../Plane.ts';
 import { decodePlaneFormat, decodePlaneLayout } from './Gen9Format.ts';
 import { PLANE_CTL_ENABLE, PLANE_REG, PLANE_SURF_ADDR_MASK } from './GvtRegisters.ts';
 import { changed, type RegWrite } from './RegWrite.ts';
@@ -112,8 +112,9 @@ export class UniversalPlane {
       pages,
       xPos: 0,
       yPos: 0,
-      xHot: HOTSPOT_UNKNOWN,
-      yHot: HOTSPOT_UNKNOWN,
+      // GVT-g zeroes fb_info and only the cursor decode sets a hotspot: 0 here, not 0xFFFFFFFF.
+      xHot: 0,
+      yHot: 0,
     };
   }
 }
