@@ -45,6 +45,8 @@ export interface LabOptions {
   vnc?: { readonly listen: string; readonly port: number; readonly security: RfbSecurity };
   /** Progress lines for the terminal. */
   log: (line: string) => void;
+  /** VMs whose display comes from elsewhere (`run --qemu`: QEMU D-Bus displays), served as they are. */
+  extraVms?: readonly LabVm[];
   /** Plug a VM's original monitor back when its last viewer leaves after resizing it (default true). */
   restoreMode?: boolean;
 }
@@ -154,6 +156,7 @@ export class Lab extends Disposable {
       this.registry.add({ name, kind: dev.real ? 'real' : 'emulated', description: dev.spec, display });
       log(`${name}: ${dev.spec} (${dev.real ? 'real' : 'emulated'}), display client ${display.mode}, refresh ${display.policy}${display.policyNote ? ` (${display.policyNote})` : ''}`);
     });
+    for (const vm of this._o.extraVms ?? []) this.registry.add(vm);
     const vnc = this._o.vnc;
     if (vnc !== undefined) {
       // After every VM is in the registry, so ports follow VM order (PORT, PORT+1, …) as in QEMU.

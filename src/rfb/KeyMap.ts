@@ -2,32 +2,13 @@
  * RFB key input → Linux evdev key codes (what every VM in this project takes).
  *
  * QEMU's Extended Key Event carries the PC XT set-1 scancode in QEMU's "qnum" form (E0-prefixed
- * keys as 0x80 | code): layout-independent, preferred. Plain KeyEvents carry X11 keysyms, which
+ * keys as 0x80 | code): layout-independent, preferred, mapped by protocol/Qnum.ts (the one table
+ * the QEMU D-Bus keyboard uses the other way). Plain KeyEvents carry X11 keysyms, which
  * name characters, not keys: they are mapped to the key that types them on a US layout (the
  * client sends Shift itself), the same fallback QEMU's VNC server uses without a keymap.
  */
 
-/** E0-prefixed set-1 scancodes (qnum 0x80 | code) → evdev. */
-const XT_E0: ReadonlyMap<number, number> = new Map([
-  [0x9c, 96], // KP Enter
-  [0x9d, 97], // Right Ctrl
-  [0xb5, 98], // KP /
-  [0xb7, 99], // Print Screen / SysRq
-  [0xb8, 100], // Right Alt
-  [0xc6, 119], // Pause (QEMU's qnum)
-  [0xc7, 102], [0xc8, 103], [0xc9, 104], [0xcb, 105], [0xcd, 106], [0xcf, 107], [0xd0, 108],
-  [0xd1, 109], [0xd2, 110], [0xd3, 111], // Home Up PgUp Left Right End Down PgDn Ins Del
-  [0xdb, 125], [0xdc, 126], [0xdd, 127], // Left/Right Meta, Menu
-  [0xa0, 113], [0xae, 114], [0xb0, 115], // Mute, Volume down/up
-]);
-
-/** A QEMU extended-key keycode (qnum) → evdev code, or 0 when it names no key we pass on. */
-export function qnumToEvdev(qnum: number): number {
-  if (qnum >= 1 && qnum <= 0x53) return qnum; // set 1 and evdev agree for Esc … KP .
-  if (qnum === 0x54) return 99; // Alt+SysRq's own scancode
-  if (qnum >= 0x56 && qnum <= 0x58) return qnum; // 102nd key, F11, F12
-  return XT_E0.get(qnum) ?? 0;
-}
+export { qnumToEvdev } from '../protocol/Qnum.ts';
 
 const KEYSYM: ReadonlyMap<number, number> = (() => {
   const m = new Map<number, number>();

@@ -10,6 +10,7 @@ import type { DisplayStatus } from '../../display/DisplayConsole.ts';
 import { deviceSpec, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
 import { integer } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
+import { formatQemuProbe, qemuAction, qemuProbe } from '../QemuCli.ts';
 
 /** A plane as probe reports it: the CLI's common plane shape plus the query result. */
 export interface PlaneReport extends PlaneJson {
@@ -130,11 +131,20 @@ export function register(program: Command): void {
     .command('probe')
     .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
       'after one refresh')
-    .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
+    .option('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
+    .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
+    .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', integer(0, 0xffffffff))
     .option('--json', 'print the report as JSON')
     .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--cache-size <n>', 'consumer dma-buf cache size', integer(2, 1024), 8)
-    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
+    .action(async (opts: { device?: string; qemu?: string; qemuConsole?: number; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
+      if (opts.qemu !== undefined || opts.device === undefined) {
+        return qemuAction('probe', async () => {
+          if (opts.qemu === undefined || opts.device !== undefined) throw new RangeError('give one of --device or --qemu');
+          const q = await qemuProbe(opts.qemu, opts.qemuConsole);
+          process.stdout.write(opts.json ? `${JSON.stringify(q, null, 2)}\n` : `${formatQemuProbe(q)}\n`);
+        });
+      }
       if (opts.demo && !isEmulatedSpec(opts.device)) cmd.error('error: --demo works with emulated devices only');
       const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);

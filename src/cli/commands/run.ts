@@ -7,6 +7,8 @@ import { deviceSpec, openDevice, vmSpec } from '../DeviceSpec.ts';
 import { isLoopbackAddress } from '../../server/AccessPolicy.ts';
 import { ServerConfigError } from '../../server/ServerConfigError.ts';
 import { integer, list, listenAddress, nonEmpty, repeatable } from '../Flags.ts';
+import type { QemuMachine } from '../../qemu/QemuMachine.ts';
+import { qemuSpecFlag, startQemus } from '../QemuCli.ts';
 
 /** The environment variable that carries the access token (not visible in /proc/PID/cmdline). */
 export const TOKEN_ENV = 'VGPU_DISPLAY_TOKEN';
@@ -104,11 +106,13 @@ export function register(program: Command): void {
     .option('--print-url', 'print the URL with the token (once)', false)
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', repeatable(deviceSpec), [] as string[])
     .option('--open', 'open the viewer in a browser', false)
+    .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', repeatable(qemuSpecFlag), [] as string[])
+    .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
     .option('--vnc <[addr:]port>', 'also serve every VM over VNC (RFB 3.8): VM i on port PORT+i, and at /vnc/<vm> on the web server', vncAddress)
     .option('--vnc-password-file <path>', `VNC Authentication password (first line), or set ${VNC_PASSWORD_ENV}; required off loopback`)
-    .action(async (o: { vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[] }, cmd: Command) => {
-      const vms = o.vms;
-      if (vms.length + o.device.length === 0) cmd.error('error: there must be a VM (--vms) or a --device');
+    .action(async (o: { vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
+      const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
+      if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms) or a --device (or a --qemu)');
       // Token and TLS are checked before anything opens, binds or boots.
       const access = accessConfig(o, process.env);
       if (typeof access === 'string') cmd.error(`error: ${access}`);
@@ -132,16 +136,20 @@ export function register(program: Command): void {
       }
       const log = (line: string): void => console.log(line);
       let lab: Lab;
+      let qemus: QemuMachine[] = [];
       try {
+        qemus = await startQemus(o.qemu, o.qemuConsole, log);
         lab = await Lab.start({
+          extraVms: qemus.flatMap((m) => m.views),
           vms, devices, refresh: o.refresh, intervalMs: o.interval, listen: o.listen, port: o.port,
           token: access.token, tls: access.tls, insecure: o.insecure, maxQueuedTotal: o.maxQueued * 1024 * 1024, vnc, log,
         });
       } catch (err) {
+        for (const q of qemus) q.dispose();
         for (const d of devices) d.close();
         console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);
         // Every flag was checked above; only a server option it refuses is still a usage error.
-        process.exitCode = err instanceof ServerConfigError ? 2 : 1;
+        process.exitCode = err instanceof ServerConfigError || err instanceof RangeError ? 2 : 1;
         return;
       }
       let stopping = false;
@@ -149,7 +157,7 @@ export function register(program: Command): void {
         if (stopping) return;
         stopping = true;
         console.log('\nstopping…');
-        void lab.stop().then(() => { console.log('stopped'); process.exit(0); });
+        void lab.stop().then(() => { for (const q of qemus) q.dispose(); console.log('stopped'); process.exit(0); });
       };
       // Before the URL is printed: whoever reads it may stop the lab at once.
       process.on('SIGINT', stop);
@@ -161,7 +169,7 @@ export function register(program: Command): void {
       const host = vnc === undefined ? '' : vnc.listen.includes(':') ? `[${vnc.listen}]` : vnc.listen;
       const wsBase = server.publicUrl.replace(/^http/, 'ws').replace(/\/$/, '');
       const vncLines = (lab.vnc?.ports ?? []).map((p) => `\n  VNC ${p.vm}: ${host}:${p.port}  (noVNC: ${wsBase}/vnc/${p.vm})`).join('');
-      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s) and ${devices.length} device(s) running — open ${shown}${hint}${vncLines}\nPress Ctrl+C to stop.`);
+      console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${shown}${hint}${vncLines}\nPress Ctrl+C to stop.`);
       if (o.open) spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
     });
 }

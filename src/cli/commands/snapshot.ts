@@ -14,8 +14,9 @@ import { SoftwareRenderer, toSigned32 } from '../../render/SoftwareRenderer.ts';
 import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../../vfio/PlaneInfo.ts';
 import { deviceSpec, emulatedKind, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
-import { oneOf, outputFile, resolution } from '../Flags.ts';
+import { integer, oneOf, outputFile, resolution } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
+import { qemuAction, qemuSnapshot } from '../QemuCli.ts';
 
 /** A plane as QUERY_GFX_PLANE described it, for --json (the CLI's common plane shape). */
 export type SnapshotPlane = PlaneJson;
@@ -178,7 +179,7 @@ export function formatSnapshot(s: SnapshotResult, out: string): string {
 }
 
 interface SnapshotFlags {
-  device: string;
+  device?: string;
   scenario: ScenarioName;
   out: string;
   mode?: Monitor | 'type';
@@ -191,7 +192,9 @@ export function register(program: Command): void {
     .description('write a device\'s planes (primary + cursor, via QUERY/GET/mmap) as a PNG at guest ' +
       'resolution: with --scenario, boot a guest on an emulated vGPU and run the scenario until its ' +
       'content shows; without, capture the device as it is (real devices too)')
-    .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID', deviceSpec)
+    .option('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID', deviceSpec)
+    .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
+    .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', integer(0, 0xffffffff))
     .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, oneOf(SCENARIOS))
     .requiredOption('--out <file>', 'PNG file to write (its folder must exist)', outputFile)
     .option('--mode <WxH>',
@@ -199,7 +202,14 @@ export function register(program: Command): void {
       (v: string): Monitor | 'type' => (v === 'type' ? v : resolution(v)))
     .option('--demo', 'without --scenario, emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--json', 'print the plane info used as JSON')
-    .action(async (o: SnapshotFlags & { demo?: boolean }, cmd: Command) => {
+    .action(async (o: SnapshotFlags & { demo?: boolean; qemu?: string; qemuConsole?: number }, cmd: Command) => {
+      if (o.qemu !== undefined || o.device === undefined) {
+        return qemuAction('snapshot', async () => {
+          if (o.qemu === undefined || o.device !== undefined || o.scenario) throw new RangeError('give one of --device or --qemu (--scenario goes with --device)');
+          const r = await qemuSnapshot(o.qemu, o.out, o.qemuConsole);
+          process.stdout.write(o.json ? `${JSON.stringify({ out: o.out, ...r }, null, 2)}\n` : `${o.out}: ${r.width}x${r.height} ${r.format} QEMU console ${r.console} (${r.label}); ${r.listener.scanouts} scanouts, ${r.listener.updates} updates, ${r.listener.bytesCopied} bytes copied\n`);
+        });
+      }
       // Flag combinations, all checked before a device is opened or a guest boots.
       const kind = emulatedKind(o.device);
       if (o.scenario && kind !== 'gvt' && kind !== 'bochs') {
