@@ -1,3 +1,5 @@
+import { Option } from 'commander';
+import type { VfioApi } from '../linux/RealDevice.ts';
 import { EmulatedHost, type Vgpu } from '../vfio/EmulatedHost.ts';
 import type { Sys } from '../vfio/Sys.ts';
 
@@ -19,7 +21,7 @@ export interface OpenedDevice {
  * `emulated:mbochs-small`). Real devices (`/sys/bus/mdev/devices/UUID` or a UUID) are opened by
  * src/linux when it is present. Throws an Error with a clear message for a bad spec.
  */
-export async function openDevice(spec: string): Promise<OpenedDevice> {
+export async function openDevice(spec: string, opts: { vfioApi?: VfioApi } = {}): Promise<OpenedDevice> {
   const m = /^emulated:(.+)$/.exec(spec);
   if (m) {
     const host = new EmulatedHost();
@@ -35,7 +37,7 @@ export async function openDevice(spec: string): Promise<OpenedDevice> {
   }
   const uuid = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i.exec(spec)?.[1];
   if (uuid) {
-    let linux: { openRealDevice?: (s: string) => Promise<OpenedDevice> };
+    let linux: { openRealDevice?: (s: string, o: { vfioApi?: VfioApi }) => Promise<OpenedDevice> };
     try {
       // Resolved at run time: src/linux is optional (it needs koffi and a Linux kernel).
       const modulePath = '../linux/RealDevice.ts';
@@ -44,7 +46,13 @@ export async function openDevice(spec: string): Promise<OpenedDevice> {
       throw new Error(`--device ${spec}: real devices need src/linux (not available in this build)`);
     }
     if (!linux.openRealDevice) throw new Error(`--device ${spec}: real devices are not supported yet`);
-    return linux.openRealDevice(spec);
+    return linux.openRealDevice(spec, { vfioApi: opts.vfioApi });
   }
   throw new Error(`--device ${spec}: expected emulated:gvt|bochs|region, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID`);
+}
+
+/** `--vfio-api` of every command that takes --device (real devices only; see src/linux/RealDevice.ts). */
+export function vfioApiOption(): Option {
+  return new Option('--vfio-api <api>', 'real devices: the device cdev + iommufd, container/group, or cdev when the kernel has it')
+    .choices(['cdev', 'group', 'auto']).default('auto');
 }

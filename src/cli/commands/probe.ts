@@ -9,7 +9,8 @@ import { VfioDisplay } from '../../display/VfioDisplay.ts';
 import type { PlaneSnapshot } from '../../display/PlaneQuery.ts';
 import { setupDemoScanout } from '../../display/testing/DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { openDevice, vfioApiOption } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 import { planeJson, type PlaneJson } from '../PlaneJson.ts';
 
 /** A plane as probe reports it: the CLI's common plane shape plus the query result. */
@@ -55,9 +56,9 @@ function planeReport(p: PlaneSnapshot): PlaneReport {
 
 /** Open the device, probe, refresh once, and describe planes, cache and status. */
 export async function probeDevice(
-  spec: string, opts: { demo?: boolean; cacheSize?: number } = {},
+  spec: string, opts: { demo?: boolean; cacheSize?: number; vfioApi?: VfioApi } = {},
 ): Promise<ProbeReport> {
-  const dev = await openDevice(spec);
+  const dev = await openDevice(spec, { vfioApi: opts.vfioApi });
   try {
     let demo: string | null = null;
     if (opts.demo) {
@@ -133,11 +134,12 @@ export function register(program: Command): void {
     .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
       'after one refresh')
     .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID')
+    .addOption(vfioApiOption())
     .option('--json', 'print the report as JSON')
     .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--cache-size <n>', 'consumer dma-buf cache size', positiveInt, 8)
-    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number }) => {
-      const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
+    .action(async (opts: { device: string; json?: boolean; demo?: boolean; cacheSize: number; vfioApi: VfioApi }) => {
+      const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize, vfioApi: opts.vfioApi });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);
     });
 }

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { openDevice, vfioApiOption } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 
 function positiveInt(name: string, max: number) {
   return (v: string): number => {
@@ -23,8 +24,9 @@ export function register(program: Command): void {
     .option('--port <port>', 'port (the next free one is used when it is taken)', positiveInt('--port', 65535), 8080)
     .option('--token <token>', 'access token, required when listening on a non-loopback address')
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(vfioApiOption())
     .option('--open', 'open the viewer in a browser', false)
-    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[] }) => {
+    .action(async (o: { vms: string; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; open: boolean; device: string[]; vfioApi: VfioApi }) => {
       const vms = o.vms.split(',').map((s) => s.trim()).filter(Boolean);
       if (vms.length > 64 || vms.length + o.device.length === 0) {
         console.error('vgpu-display run: --vms takes up to 64 entries, and there must be a VM or a --device');
@@ -34,7 +36,7 @@ export function register(program: Command): void {
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
         try {
-          devices.push(await openDevice(spec));
+          devices.push(await openDevice(spec, { vfioApi: o.vfioApi }));
         } catch (err) {
           for (const d of devices) d.close();
           console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);

@@ -16,7 +16,8 @@ import { VFIO_GFX_PLANE_TYPE_DMABUF } from '../../vfio/Abi.ts';
 import { PROT_READ, type Sys } from '../../vfio/Sys.ts';
 import { getDmabuf, query } from '../../vfio/GfxIoctl.ts';
 import type { PixelSource } from '../../render/PixelSource.ts';
-import { openDevice } from '../DeviceSpec.ts';
+import { openDevice, vfioApiOption } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 import { planeJson, type PlaneJson } from '../PlaneJson.ts';
 
 /** A plane as QUERY_GFX_PLANE described it, for --json (the CLI's common plane shape). */
@@ -156,8 +157,8 @@ function acquire(sys: Sys, fd: number, type: number): PlaneBuffer | null | strin
 }
 
 /** Snapshot a device as it is (no guest, no scenario): real devices and emulated ones. */
-export async function captureDevice(spec: string, opts: { demo?: boolean } = {}): Promise<CaptureResult> {
-  const dev = await openDevice(spec);
+export async function captureDevice(spec: string, opts: { demo?: boolean; vfioApi?: VfioApi } = {}): Promise<CaptureResult> {
+  const dev = await openDevice(spec, { vfioApi: opts.vfioApi });
   try {
     let demo: string | null = null;
     if (opts.demo) {
@@ -229,16 +230,17 @@ export function register(program: Command): void {
       'resolution: with --scenario, boot a guest on an emulated vGPU and run the scenario until its ' +
       'content shows; without, capture the device as it is (real devices too)')
     .requiredOption('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID')
+    .addOption(vfioApiOption())
     .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, parseScenario)
     .requiredOption('--out <file>', 'PNG file to write')
     .option('--mode <WxH>',
       'with --scenario: the monitor\'s preferred mode, default 1024x768 ("type": the mdev type\'s own EDID)', parseMode)
     .option('--demo', 'without --scenario, emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--json', 'print the plane info used as JSON')
-    .action(async (o: SnapshotFlags & { demo?: boolean }) => {
+    .action(async (o: SnapshotFlags & { demo?: boolean; vfioApi: VfioApi }) => {
       if (!o.scenario) {
         if (o.mode) return usageError('--mode goes with --scenario');
-        const c = await captureDevice(o.device, { demo: o.demo });
+        const c = await captureDevice(o.device, { demo: o.demo, vfioApi: o.vfioApi });
         writeFileSync(o.out, c.png);
         const { png: _png, ...rest } = c;
         const text = o.json ? JSON.stringify({ out: o.out, ...rest, pngBytes: c.png.byteLength }, null, 2)
