@@ -63,6 +63,10 @@ patch -s -d "$rw" -p1 <"$KT_HERE/mbochs-rw.patch" || kt_die "$KT_VER: mbochs-rw.
 mv "$rw/samples/vfio-mdev/mbochs.c" "$rw/mbochs.c"
 echo 'obj-m := mbochs.o' >"$rw/Kbuild"
 mk M="$rw" modules
+# 6.2+: the UAPI headers, for the host-side check of the cdev/iommufd structs (cdev-abi.ts)
+hdr=$KT_BUILD/uapi-headers
+rm -rf "$hdr"
+[ ! -f "$KT_SRC/include/uapi/linux/iommufd.h" ] || mk headers_install INSTALL_HDR_PATH="$hdr"
 
 rm -rf "$out"
 mkdir -p "$out/modules" "$out/rw"
@@ -71,6 +75,7 @@ cp "$KT_BUILD"/samples/vfio-mdev/mbochs.ko "$KT_BUILD"/samples/vfio-mdev/mdpy.ko
 # 6.2+: VFIO_MDEV is select-only, so the samples (=m) make it a module too
 [ ! -f "$KT_BUILD/drivers/vfio/mdev/mdev.ko" ] || cp "$KT_BUILD/drivers/vfio/mdev/mdev.ko" "$out/modules/"
 cp "$rw/mbochs.ko" "$out/rw/mbochs.ko"
+[ ! -d "$hdr/include" ] || cp -r "$hdr" "$out/headers"
 end=$(date +%s)
 echo "$((end - start))" >"$out/build-seconds"
 echo "$KT_VER" >"$out/version"
