@@ -76,7 +76,7 @@ for v in "${KT_KERNELS[@]}"; do
 	# Kernel problems: only printk lines (they carry the [ seconds.micros] stamp).
 	kernel_bad=$(grep -aE '^\[ *[0-9]+\.[0-9]+\] .*(WARNING:|BUG:|Oops|Kernel panic|general protection fault|VFS: Close: file count is 0)' "$log" || true)
 	vm_status=$(cat "$results/status" 2>/dev/null || echo none)
-	if [ "$qemu" = 124 ]; then echo "FAIL ($v): the VM timed out after ${VM_TIMEOUT:-600} s"; fail=1
+	if [ "$qemu" = 124 ]; then echo "FAIL ($v): the VM timed out after ${VM_TIMEOUT:-1200} s"; fail=1
 	elif [ "$qemu" != 0 ]; then echo "FAIL ($v): qemu exited with $qemu"; fail=1; fi
 	if [ -n "$kernel_bad" ]; then
 		echo "FAIL ($v): the kernel logged WARNING/BUG/Oops:"
