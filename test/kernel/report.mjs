@@ -28,7 +28,9 @@ const kernels = runs.map((r) => r.kernel);
 const W = 16;
 console.log('\nkernel test: steps (run in the VM; "host" rows on the host), one column per kernel');
 console.log(`  ${'step'.padEnd(20)} ${'VFIO API'.padEnd(11)} ${kernels.map((k) => `Linux ${k}`.padEnd(W)).join(' ')} what`);
-for (const r of rows.values()) {
+const order = [...new Set([...rows.values()].map((r) => r.name))];
+const sorted = [...rows.values()].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name) || a.api.localeCompare(b.api));
+for (const r of sorted) {
   const cells = kernels.map((k) => (r.cells.get(k) ?? '-').padEnd(W)).join(' ');
   console.log(`  ${r.name.padEnd(20)} ${r.api.padEnd(11)} ${cells} ${r.note}`);
 }

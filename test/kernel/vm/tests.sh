@@ -92,7 +92,7 @@ for VFIO_API in $APIS; do
 done
 
 # 5. a second open while another process holds the device, every pair of APIs
-VFIO_API=$(echo $APIS | tr ' ' +)
+VFIO_API=pairs
 step busy-mdpy "second open while held: exit 1, names the holder and --qemu" node $JS/test/kernel/vm/busy.js $MDPY $APIS
 
 say "all steps done at uptime $(up) s, $failed failed"
