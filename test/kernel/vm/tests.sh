@@ -93,7 +93,7 @@ done
 
 # 5. a second open while another process holds the device, every pair of APIs
 VFIO_API=pairs
-step busy-mdpy "second open while held: exit 1, names the holder and --qemu" node $JS/test/kernel/vm/busy.js $MDPY $APIS
+step busy-mdpy "second open while held: exit 1, names the holder and --qemu" env VFIO_API=auto node $JS/test/kernel/vm/busy.js $MDPY $APIS
 
 say "all steps done at uptime $(up) s, $failed failed"
 exit $failed
