@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { VfioApi } from '../linux/RealDevice.ts';
 import { DEFAULT_TYPE, EmulatedHost, type Vgpu, type VgpuKind } from '../vfio/EmulatedHost.ts';
 import type { Sys } from '../vfio/Sys.ts';
 
@@ -59,7 +60,7 @@ export function emulatedKind(spec: string): VgpuKind | undefined {
  * `emulated:mbochs-small`). Real devices (`/sys/bus/mdev/devices/UUID` or a UUID) are opened by
  * src/linux. Throws an Error with a clear message for a bad spec.
  */
-export async function openDevice(spec: string): Promise<OpenedDevice> {
+export async function openDevice(spec: string, opts: { vfioApi?: VfioApi } = {}): Promise<OpenedDevice> {
   const m = /^emulated:(.+)$/.exec(spec);
   if (m) {
     const host = new EmulatedHost();
@@ -77,7 +78,13 @@ export async function openDevice(spec: string): Promise<OpenedDevice> {
   if (uuid) {
     // Loaded on demand: koffi and /dev/vfio are needed for real devices only.
     const { openRealDevice } = await import('../linux/RealDevice.ts');
-    return openRealDevice(spec);
+    return openRealDevice(spec, { vfioApi: opts.vfioApi });
   }
   throw new Error(`--device ${spec}: ${SPEC_HELP}`);
+}
+
+/** `--vfio-api` of every command that takes --device (real devices only; see src/linux/RealDevice.ts). */
+export function vfioApiOption(): Option {
+  return new Option('--vfio-api <api>', 'real devices: the device cdev + iommufd, container/group, or cdev when the kernel has it')
+    .choices(['cdev', 'group', 'auto']).default('auto');
 }

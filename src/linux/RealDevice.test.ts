@@ -6,6 +6,9 @@ import { after, test } from 'node:test';
 import { Errno, ErrnoError } from '../base/Errno.ts';
 import { openDevice } from '../cli/DeviceSpec.ts';
 import {
+  IOMMU_IOAS_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD,
+} from '../vfio/CdevAbi.ts';
+import {
   VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU,
 } from '../vfio/Abi.ts';
@@ -17,7 +20,7 @@ const root = mkdtempSync(join(tmpdir(), 'vgpu-realdev-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** A fake sysfs + /dev: `parts` chooses how far the tree goes. */
-function fakeTree(name: string, parts: { bus?: boolean; device?: boolean; group?: boolean; container?: boolean }) {
+function fakeTree(name: string, parts: { bus?: boolean; device?: boolean; group?: boolean; container?: boolean; cdev?: boolean }) {
   const sys = join(root, name, 'sys');
   const dev = join(root, name, 'dev');
   mkdirSync(join(dev, 'vfio'), { recursive: true });
@@ -30,6 +33,12 @@ function fakeTree(name: string, parts: { bus?: boolean; device?: boolean; group?
     mkdirSync(join(sys, 'types/mbochs-small'), { recursive: true });
     symlinkSync(join(sys, 'types/mbochs-small'), join(d, 'mdev_type'));
     if (parts.group) symlinkSync('../../../../../kernel/iommu_groups/7', join(d, 'iommu_group'));
+    if (parts.cdev) {
+      mkdirSync(join(d, 'vfio-dev/vfio3'), { recursive: true });
+      mkdirSync(join(dev, 'vfio/devices'), { recursive: true });
+      writeFileSync(join(dev, 'vfio/devices/vfio3'), '');
+      writeFileSync(join(dev, 'iommu'), '');
+    }
   }
   // A regular file where the container node should be: open works, every ioctl is -ENOTTY.
   if (parts.container) writeFileSync(join(dev, 'vfio/vfio'), '');
@@ -109,7 +118,8 @@ class ScriptedSys extends LinuxSys {
     super();
   }
   public override open(path: string): number {
-    const name = path.endsWith('/vfio/vfio') ? 'open container' : `open ${path.slice(path.lastIndexOf('/vfio/'))}`;
+    const name = path.endsWith('/vfio/vfio') ? 'open container' : path.endsWith('/iommu') ? 'open iommu'
+      : `open ${path.slice(path.lastIndexOf('/vfio/'))}`;
     this.calls.push(name);
     return this._fail[name] ?? this._next++;
   }
@@ -122,6 +132,17 @@ class ScriptedSys extends LinuxSys {
         v.setUint32(4, this._viable ? 1 : 0, true);
         return 0;
       case VFIO_GROUP_SET_CONTAINER: this.calls.push(`set-container ${fd} ${v.getInt32(0, true)}`); return this._fail.setContainer ?? 0;
+      case IOMMU_IOAS_ALLOC:
+        this.calls.push(`ioas-alloc ${fd} size ${v.getUint32(0, true)} flags ${v.getUint32(4, true)}`);
+        v.setUint32(8, 5, true);
+        return this._fail.ioas ?? 0;
+      case VFIO_DEVICE_BIND_IOMMUFD:
+        this.calls.push(`bind ${fd} argsz ${v.getUint32(0, true)} flags ${v.getUint32(4, true)} iommufd ${v.getInt32(8, true)}`);
+        v.setUint32(12, 9, true);
+        return this._fail.bind ?? 0;
+      case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+        this.calls.push(`attach ${fd} argsz ${v.getUint32(0, true)} flags ${v.getUint32(4, true)} pt ${v.getUint32(8, true)}`);
+        return this._fail.attach ?? 0;
       default: return -Errno.ENOTTY;
     }
   }
@@ -160,9 +181,9 @@ test('the open sequence: container, API, group, status, SET_CONTAINER, SET_IOMMU
 
 test('EACCES and EBUSY on the group name the group path; nothing stays open', async () => {
   const t = fakeTree('perm', { bus: true, device: true, group: true });
-  for (const [errno, text] of [[Errno.EACCES, 'permission denied opening VFIO group 7'], [Errno.EBUSY, 'already open']] as const) {
+  for (const [errno, text] of [[Errno.EACCES, 'permission denied opening VFIO group 7'], [Errno.EBUSY, 'use --qemu']] as const) {
     const sys = new ScriptedSys({ 'open /vfio/7': -errno });
-    await rejects(openRealDevice(UUID, { ...t, sys }), errno, `open ${t.devRoot}/vfio/7`, text, UUID);
+    await rejects(openRealDevice(UUID, { ...t, sys, procRoot: join(root, 'noproc') }), errno, `open ${t.devRoot}/vfio/7`, text, UUID);
     assert.deepEqual(sys.closed, [100], 'the container is closed again');
   }
   const sys = new ScriptedSys({ 'open container': -Errno.EACCES });
@@ -182,4 +203,55 @@ test('a non-viable group, a failing SET_IOMMU or GET_DEVICE_FD: clear errors, al
   assert.deepEqual(sys.closed, [101, 100]);
   sys = new ScriptedSys({ api: 1 });
   await rejects(openRealDevice(UUID, { ...t, sys }), 0, 'VFIO API version 1');
+});
+
+test('cdev: auto picks it when the mdev has vfio-dev/vfioN and /dev/iommu exists; IOAS, BIND, ATTACH', async () => {
+  const t = fakeTree('cdev', { bus: true, device: true, group: true, cdev: true });
+  const sys = new ScriptedSys();
+  const dev = await openRealDevice(UUID, { ...t, sys });
+  assert.deepEqual(sys.calls, [
+    'open iommu', 'ioas-alloc 100 size 12 flags 0', 'open /vfio/devices/vfio3',
+    'bind 101 argsz 16 flags 0 iommufd 100', 'attach 101 argsz 12 flags 0 pt 5',
+  ]);
+  assert.equal(dev.api, 'cdev');
+  assert.equal(dev.fd, 101);
+  assert.equal(dev.cdevPath, `${t.devRoot}/vfio/devices/vfio3`);
+  assert.deepEqual(dev.iommufd, { devid: 9, ioasId: 5 });
+  dev.close();
+  assert.deepEqual(sys.closed, [101, 100], 'device, then iommufd');
+  const g = await openRealDevice(UUID, { ...t, sys: new ScriptedSys(), vfioApi: 'group' });
+  assert.equal(g.api, 'group', '--vfio-api group still takes the container/group path');
+  assert.equal(g.cdevPath, `${t.devRoot}/vfio/devices/vfio3`);
+});
+
+test('cdev: forced on a kernel without it is ENODEV naming the config; auto falls back to group', async () => {
+  const t = fakeTree('nocdev', { bus: true, device: true, group: true });
+  await rejects(openRealDevice(UUID, { ...t, sys: new ScriptedSys(), vfioApi: 'cdev' }), Errno.ENODEV,
+    '--vfio-api cdev', 'CONFIG_VFIO_DEVICE_CDEV', 'use --vfio-api group');
+  const dev = await openRealDevice(UUID, { ...t, sys: new ScriptedSys() });
+  assert.equal(dev.api, 'group');
+});
+
+test('cdev busy: BIND EINVAL (a second bind) or EBUSY (group open) is EBUSY naming the holder and --qemu', async () => {
+  const t = fakeTree('busy', { bus: true, device: true, group: true, cdev: true });
+  const procRoot = join(root, 'busy-proc');
+  mkdirSync(join(procRoot, '4242/fd'), { recursive: true });
+  writeFileSync(join(procRoot, '4242/comm'), 'qemu-system-x86\n');
+  symlinkSync('/dev/vfio/devices/vfio3', join(procRoot, '4242/fd/12'));
+  // the holder's link reads the real /dev path: point the tree's devRoot-based names at /dev
+  for (const errno of [Errno.EINVAL, Errno.EBUSY]) {
+    const sys = new ScriptedSys({ bind: -errno });
+    const msg = await rejects(openRealDevice(UUID, { sysfsRoot: t.sysfsRoot, devRoot: t.devRoot, sys, procRoot }), Errno.EBUSY,
+      'VFIO_DEVICE_BIND_IOMMUFD', 'use --qemu', 'one program at a time');
+    assert.deepEqual(sys.closed, [101, 100], 'nothing stays open');
+    assert.ok(msg.includes('no process found holding'), 'the fake tree\'s nodes are not /dev: not found, and it says so');
+  }
+  // with the real node names, the holder is named
+  const real = fakeTree('busy-real', { bus: true, device: true, group: true, cdev: true });
+  const sys = new ScriptedSys({ bind: -Errno.EINVAL });
+  await rejects(openRealDevice(UUID, { sysfsRoot: real.sysfsRoot, devRoot: '/dev', sys, procRoot, vfioApi: 'cdev' }),
+    Errno.EBUSY, 'pid 4242 (qemu-system-x86) holds /dev/vfio/devices/vfio3', '--qemu');
+  // another BIND failure is not "busy"
+  await rejects(openRealDevice(UUID, { ...t, sys: new ScriptedSys({ bind: -Errno.ENOTTY }), procRoot }), Errno.ENOTTY, 'VFIO_DEVICE_BIND_IOMMUFD');
+  await rejects(openRealDevice(UUID, { ...t, sys: new ScriptedSys({ attach: -Errno.ENOENT }), procRoot }), Errno.ENOENT, 'ATTACH_IOMMUFD_PT(IOAS 5)');
 });

@@ -4,10 +4,6 @@
 // constant in our code fails here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as Abi from './Abi.ts';
 import { DEVICE_INFO_LAYOUT } from './DeviceInfo.ts';
 import { EDID_REGS_LAYOUT } from './EdidRegs.ts';
@@ -15,15 +11,13 @@ import { INFO_CAP_HEADER_LAYOUT } from './InfoCap.ts';
 import { IRQ_INFO_LAYOUT, IRQ_SET_LAYOUT } from './IrqInfo.ts';
 import { PLANE_INFO_LAYOUT, PLANE_INFO_MINSZ, PLANE_INFO_SIZE } from './PlaneInfo.ts';
 import { REGION_INFO_CAP_TYPE_LAYOUT, REGION_INFO_LAYOUT } from './RegionInfo.ts';
-import { FIELD_SIZE, fieldEnd } from './StructLayout.ts';
-import type { Field, Layout } from './StructLayout.ts';
+import type { Layout } from './StructLayout.ts';
+import { compareConstants, compareLayout, UapiCompiler, type Present } from '../linux/testing/UapiHeaders.ts';
 
 const LAYOUTS: readonly Layout[] = [
   PLANE_INFO_LAYOUT, REGION_INFO_LAYOUT, INFO_CAP_HEADER_LAYOUT, REGION_INFO_CAP_TYPE_LAYOUT,
   EDID_REGS_LAYOUT, DEVICE_INFO_LAYOUT, IRQ_INFO_LAYOUT, IRQ_SET_LAYOUT,
 ];
-
-const INCLUDES = '#include <stddef.h>\n#include <stdio.h>\n#include <linux/vfio.h>\n#include <linux/dma-buf.h>\n';
 
 /** Every numeric export of Abi.ts that a kernel header must define. */
 function headerConstants(): Array<[string, number]> {
@@ -32,101 +26,19 @@ function headerConstants(): Array<[string, number]> {
     .filter((e): e is [string, number] => typeof e[1] === 'number' && !ext.has(e[0]));
 }
 
-let dir = '';
-
-function compile(name: string, src: string, syntaxOnly: boolean): { ok: boolean; exe: string; err: string } {
-  const file = join(dir, `${name}.c`);
-  const exe = join(dir, name);
-  writeFileSync(file, src);
-  const args = syntaxOnly ? ['-fsyntax-only', file] : ['-Wall', '-O0', '-o', exe, file];
-  const r = spawnSync('cc', args, { encoding: 'utf8' });
-  if (r.error) throw r.error;
-  return { ok: r.status === 0, exe, err: r.stderr };
-}
-
-/** Does the header's struct have this member? (Optional fields are newer than some headers.) */
-function hasMember(layout: Layout, f: Field): boolean {
-  const src = `${INCLUDES}int main(void) { return (int)offsetof(${layout.c}, ${f.c}); }\n`;
-  return compile(`probe_${Math.random().toString(36).slice(2)}`, src, true).ok;
-}
-
-type Present = Map<Field, boolean>;
-
-function cProgram(present: Present): string {
-  const lines: string[] = [];
-  for (const l of LAYOUTS) {
-    lines.push(`  printf("sizeof|${l.c}=%zu\\n", sizeof(${l.c}));`);
-    for (const f of Object.values(l.fields)) {
-      if (!present.get(f)) continue;
-      const member = f.flex ? `${f.c}[0]` : f.c; // sizeof a flexible array is its element size
-      lines.push(`  printf("offsetof|${l.c}|${f.c}=%zu\\n", offsetof(${l.c}, ${f.c}));`);
-      lines.push(`  printf("sizeof|${l.c}|${f.c}=%zu\\n", sizeof(((${l.c} *)0)->${member}));`);
-    }
-  }
-  for (const [name] of headerConstants()) {
-    lines.push(`  printf("const|${name}=%llu\\n", (unsigned long long)(${name}));`);
-  }
-  return `${INCLUDES}int main(void) {\n${lines.join('\n')}\n  return 0;\n}\n`;
-}
-
-/** Compare one table with the compiler's answers; returns the list of disagreements. */
-function compareLayout(l: Layout, c: ReadonlyMap<string, number>, present: Present): string[] {
-  const bad: string[] = [];
-  const fields = Object.values(l.fields);
-  let absentOptionalAt = Infinity;
-  for (const f of fields) {
-    if (!present.get(f)) {
-      if (!f.optional) bad.push(`${l.c}: ${f.c} missing from the header`);
-      else absentOptionalAt = Math.min(absentOptionalAt, f.offset);
-      continue;
-    }
-    const off = c.get(`offsetof|${l.c}|${f.c}`);
-    const size = c.get(`sizeof|${l.c}|${f.c}`);
-    if (off !== f.offset) bad.push(`${l.c}: ${f.c} offset ${f.offset}, header ${off}`);
-    if (size !== FIELD_SIZE[f.type]) bad.push(`${l.c}: ${f.c} size ${FIELD_SIZE[f.type]}, header ${size}`);
-    if (!f.flex && fieldEnd(f) > l.size) bad.push(`${l.c}: ${f.c} ends past sizeof ${l.size}`);
-  }
-  // An optional field missing from an older header was either tail padding (same sizeof) or
-  // absent (sizeof ends where it starts).
-  const sz = c.get(`sizeof|${l.c}`);
-  if (sz !== l.size && sz !== absentOptionalAt) bad.push(`${l.c}: sizeof ${l.size}, header ${sz}`);
-  // Table self-consistency: only union aliases may overlap.
-  const real = fields.filter((f) => !f.alias && !f.flex).sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < real.length; i++) {
-    if (real[i]!.offset < fieldEnd(real[i - 1]!)) bad.push(`${l.c}: ${real[i]!.c} overlaps`);
-  }
-  for (const f of fields.filter((x) => x.alias)) {
-    if (!real.some((r) => r.offset === f.offset && r.type === f.type)) bad.push(`${l.c}: alias ${f.c}`);
-  }
-  return bad;
-}
-
-function compareConstants(consts: ReadonlyArray<[string, number]>, c: ReadonlyMap<string, number>): string[] {
-  return consts
-    .filter(([name, v]) => c.get(`const|${name}`) !== v)
-    .map(([name, v]) => `${name} = ${v}, header ${c.get(`const|${name}`)}`);
-}
-
-const present: Present = new Map();
-const header = new Map<string, number>();
+let cc: UapiCompiler;
+let present: Present = new Map();
+let header: ReadonlyMap<string, number> = new Map();
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'vfio-abi-'));
-  for (const l of LAYOUTS) {
-    for (const f of Object.values(l.fields)) present.set(f, f.optional ? hasMember(l, f) : true);
-  }
-  const prog = compile('abi', cProgram(present), false);
-  assert.ok(prog.ok, `cc failed:\n${prog.err}`);
-  const run = spawnSync(prog.exe, [], { encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-  for (const line of run.stdout.trim().split('\n')) {
-    const eq = line.lastIndexOf('=');
-    header.set(line.slice(0, eq), Number(line.slice(eq + 1)));
-  }
+  cc = new UapiCompiler({ headers: ['linux/vfio.h', 'linux/dma-buf.h'] });
+  const facts = cc.facts(LAYOUTS, headerConstants().map(([n]) => n));
+  present = facts.present;
+  header = facts.values;
 });
 
 after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  cc?.dispose();
 });
 
 describe('struct layouts match <linux/vfio.h>', () => {
@@ -185,8 +97,8 @@ describe('constants match the headers', () => {
     assert.equal(Abi.VFIO_PCI_DISPLAY_IRQ_FLAGS, Abi.VFIO_IRQ_INFO_EVENTFD | Abi.VFIO_IRQ_INFO_NORESIZE);
     assert.equal(Abi.VFIO_PCI_DISPLAY_IRQ_COUNT, 1);
     for (const name of Abi.ABI_EXTENSIONS) assert.ok(!header.has(`const|${name}`), name);
-    const src = `${INCLUDES}#ifdef VFIO_PCI_DISPLAY_IRQ_INDEX\n#error defined\n#endif\nint main(void){return 0;}\n`;
-    assert.ok(compile('ext', src, true).ok, 'the kernel header does not define our extension');
+    const src = `${cc.prelude}#ifdef VFIO_PCI_DISPLAY_IRQ_INDEX\n#error defined\n#endif\nint main(void){return 0;}\n`;
+    assert.ok(cc.compile(src, true).ok, 'the kernel header does not define our extension');
   });
 
   test('ioctlName', () => {

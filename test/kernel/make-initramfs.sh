@@ -3,11 +3,12 @@
 # the device nodes). Holds only busybox, /init and the mdev modules (about 1.4 MB):
 # node, its glibc and the project come from the host over 9p at boot.
 #
-# Usage: make-initramfs.sh ARTIFACTS_DIR OUTPUT.cpio.gz
+# Usage: make-initramfs.sh VER ARTIFACTS_DIR OUTPUT.cpio.gz
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-art=$1
-dest=$2
+kt_kernel "$1"
+art=$2
+dest=$3
 
 gen=$KT_BUILD/usr/gen_init_cpio
 if [ ! -x "$gen" ]; then
@@ -34,6 +35,7 @@ trap 'rm -f "$list"' EXIT
 	echo "file /lib/modules/mbochs.ko $art/modules/mbochs.ko 0644 0 0"
 	echo "file /lib/modules/mdpy.ko $art/modules/mdpy.ko 0644 0 0"
 	echo "file /lib/modules/rw/mbochs.ko $art/rw/mbochs.ko 0644 0 0"
+	[ ! -f "$art/modules/mdev.ko" ] || echo "file /lib/modules/mdev.ko $art/modules/mdev.ko 0644 0 0"
 	echo "file /etc/passwd $KT_HERE/vm/passwd 0644 0 0"
 } >"$list"
 "$gen" "$list" | gzip -6 -n >"$dest"

@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import type { ConformanceReport } from '../../conformance/Check.ts';
 import { ALL_CHECKS, formatReport, runConformance } from '../../conformance/ConformanceSuite.ts';
-import { deviceSpec, openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, openDevice, vfioApiOption } from '../DeviceSpec.ts';
 import { prefixes } from '../Flags.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 
 /**
  * Run the conformance suite on a device spec. Emulated devices get the hooks the device file
  * cannot give: a vblank (GVT surface writes latch only then) and the process's open-fd count.
  */
-export async function conformanceReport(spec: string, only?: readonly string[]): Promise<ConformanceReport> {
-  const dev = await openDevice(spec);
+export async function conformanceReport(spec: string, only?: readonly string[], vfioApi?: VfioApi): Promise<ConformanceReport> {
+  const dev = await openDevice(spec, { vfioApi });
   try {
     const vgpu = dev.vgpu;
     const kernel = dev.host?.kernel;
@@ -40,11 +41,12 @@ export function register(program: Command): void {
     .description('ABI and behaviour checks for a VFIO display device, through the device file only; ' +
       'exit 0 only if no check failed')
     .requiredOption('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
+    .addOption(vfioApiOption())
     .option('--json', 'print the report as JSON')
     .option('--only <prefixes>', 'run only checks whose name starts with one of these (comma separated; each must match a check)',
       prefixes(ALL_CHECKS.map((c) => c.name), 'check'))
-    .action(async (opts: { device: string; json?: boolean; only?: string[] }) => {
-      const report = await conformanceReport(opts.device, opts.only);
+    .action(async (opts: { device: string; json?: boolean; only?: string[]; vfioApi: VfioApi }) => {
+      const report = await conformanceReport(opts.device, opts.only, opts.vfioApi);
       const out = opts.json ? JSON.stringify(reportJson(report), null, 2) : formatReport(report).join('\n');
       process.stdout.write(`${out}\n`);
       process.exitCode = report.failed === 0 ? 0 : 1;

@@ -7,7 +7,8 @@ import { PlaneType } from '../../kms/PlaneType.ts';
 import { VfioDisplay, type DisplayStats, type PlaneReply } from '../../display/VfioDisplay.ts';
 import { setupDemoScanout } from '../DemoScanout.ts';
 import type { DisplayStatus } from '../../display/DisplayConsole.ts';
-import { deviceSpec, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, isEmulatedSpec, openDevice, vfioApiOption } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 import { integer } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 import { formatQemuProbe, qemuAction, qemuProbe } from '../QemuCli.ts';
@@ -55,9 +56,9 @@ function planeReport(p: PlaneReply, union: 'dmabufId' | 'regionIndex'): PlaneRep
 
 /** Open the device, probe, refresh once, and describe planes, cache and status. */
 export async function probeDevice(
-  spec: string, opts: { demo?: boolean; cacheSize?: number } = {},
+  spec: string, opts: { demo?: boolean; cacheSize?: number; vfioApi?: VfioApi } = {},
 ): Promise<ProbeReport> {
-  const dev = await openDevice(spec);
+  const dev = await openDevice(spec, { vfioApi: opts.vfioApi });
   try {
     let demo: string | null = null;
     if (opts.demo) {
@@ -132,12 +133,13 @@ export function register(program: Command): void {
     .description('probe a VFIO display device: primary and cursor plane info and the dma-buf cache ' +
       'after one refresh')
     .option('--device <spec>', 'emulated:gvt|bochs|region, emulated:<mdev type>, or an mdev UUID', deviceSpec)
+    .addOption(vfioApiOption())
     .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
     .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', integer(0, 0xffffffff))
     .option('--json', 'print the report as JSON')
     .option('--demo', 'emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--cache-size <n>', 'consumer dma-buf cache size', integer(2, 1024), 8)
-    .action(async (opts: { device?: string; qemu?: string; qemuConsole?: number; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
+    .action(async (opts: { device?: string; vfioApi: VfioApi; qemu?: string; qemuConsole?: number; json?: boolean; demo?: boolean; cacheSize: number }, cmd: Command) => {
       if (opts.qemu !== undefined || opts.device === undefined) {
         return qemuAction('probe', async () => {
           if (opts.qemu === undefined || opts.device !== undefined) throw new RangeError('give one of --device or --qemu');
@@ -146,7 +148,7 @@ export function register(program: Command): void {
         });
       }
       if (opts.demo && !isEmulatedSpec(opts.device)) cmd.error('error: --demo works with emulated devices only');
-      const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize });
+      const report = await probeDevice(opts.device, { demo: opts.demo ?? false, cacheSize: opts.cacheSize, vfioApi: opts.vfioApi });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatProbe(report)}\n`);
       if (!report.real && !report.demo && !report.primary?.enabled) process.stderr.write(`vgpu-display probe: ${NO_GUEST_HINT}\n`);
     });

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
 import type { RfbSecurity } from '../../rfb/RfbConnection.ts';
-import { deviceSpec, openDevice, vmSpec } from '../DeviceSpec.ts';
+import { deviceSpec, openDevice, vfioApiOption, vmSpec } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 import { isLoopbackAddress } from '../../server/AccessPolicy.ts';
 import { ServerConfigError } from '../../server/ServerConfigError.ts';
 import { integer, list, listenAddress, nonEmpty, repeatable } from '../Flags.ts';
@@ -105,12 +106,13 @@ export function register(program: Command): void {
     .option('--max-queued <MiB>', 'bytes queued for all viewers together, at most (MiB)', integer(1, 65536), 256)
     .option('--print-url', 'print the URL with the token (once)', false)
     .option('--device <spec>', 'also show a device view-only: a real mdev (UUID or /sys/bus/mdev/devices/UUID) or emulated:…; repeatable', repeatable(deviceSpec), [] as string[])
+    .addOption(vfioApiOption())
     .option('--open', 'open the viewer in a browser', false)
     .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', repeatable(qemuSpecFlag), [] as string[])
     .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
     .option('--vnc <[addr:]port>', 'also serve every VM over VNC (RFB 3.8): VM i on port PORT+i, and at /vnc/<vm> on the web server', vncAddress)
     .option('--vnc-password-file <path>', `VNC Authentication password (first line), or set ${VNC_PASSWORD_ENV}; required off loopback`)
-    .action(async (o: { vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
+    .action(async (o: { vfioApi: VfioApi; vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
       const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
       if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms) or a --device (or a --qemu)');
       // Token and TLS are checked before anything opens, binds or boots.
@@ -126,7 +128,7 @@ export function register(program: Command): void {
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
         try {
-          devices.push(await openDevice(spec));
+          devices.push(await openDevice(spec, { vfioApi: o.vfioApi }));
         } catch (err) {
           for (const d of devices) d.close();
           console.error(`vgpu-display run: ${err instanceof Error ? err.message : String(err)}`);

@@ -13,7 +13,8 @@ import { encodePng } from '../../render/Png.ts';
 import { SoftwareRenderer, toSigned32 } from '../../render/SoftwareRenderer.ts';
 import { EmulatedHost } from '../../vfio/EmulatedHost.ts';
 import type { PlaneInfo } from '../../vfio/PlaneInfo.ts';
-import { deviceSpec, emulatedKind, isEmulatedSpec, openDevice } from '../DeviceSpec.ts';
+import { deviceSpec, emulatedKind, isEmulatedSpec, openDevice, vfioApiOption } from '../DeviceSpec.ts';
+import type { VfioApi } from '../../linux/RealDevice.ts';
 import { integer, oneOf, outputFile, resolution } from '../Flags.ts';
 import { planeId, planeJson, type PlaneJson } from '../PlaneJson.ts';
 import { qemuAction, qemuSnapshot } from '../QemuCli.ts';
@@ -133,8 +134,8 @@ export interface CaptureResult {
 }
 
 /** Snapshot a device as it is (no guest, no scenario): real devices and emulated ones. */
-export async function captureDevice(spec: string, opts: { demo?: boolean } = {}): Promise<CaptureResult> {
-  const dev = await openDevice(spec);
+export async function captureDevice(spec: string, opts: { demo?: boolean; vfioApi?: VfioApi } = {}): Promise<CaptureResult> {
+  const dev = await openDevice(spec, { vfioApi: opts.vfioApi });
   try {
     let demo: string | null = null;
     if (opts.demo) {
@@ -193,6 +194,7 @@ export function register(program: Command): void {
       'resolution: with --scenario, boot a guest on an emulated vGPU and run the scenario until its ' +
       'content shows; without, capture the device as it is (real devices too)')
     .option('--device <spec>', 'emulated:gvt, emulated:bochs, emulated:<mdev type>, a UUID or /sys/bus/mdev/devices/UUID', deviceSpec)
+    .addOption(vfioApiOption())
     .option('--qemu <spec>', 'instead of --device: a QEMU D-Bus display, dbus:unix:path=BUS or qmp:QMP-SOCKET')
     .option('--qemu-console <n>', 'with --qemu: the console id (default: the first graphic one)', integer(0, 0xffffffff))
     .option('--scenario <name>', `one of ${SCENARIOS.join(', ')} (emulated gvt/bochs only)`, oneOf(SCENARIOS))
@@ -202,7 +204,7 @@ export function register(program: Command): void {
       (v: string): Monitor | 'type' => (v === 'type' ? v : resolution(v)))
     .option('--demo', 'without --scenario, emulated devices: program a demo scanout first (a fresh vGPU has no guest)')
     .option('--json', 'print the plane info used as JSON')
-    .action(async (o: SnapshotFlags & { demo?: boolean; qemu?: string; qemuConsole?: number }, cmd: Command) => {
+    .action(async (o: SnapshotFlags & { demo?: boolean; vfioApi: VfioApi; qemu?: string; qemuConsole?: number }, cmd: Command) => {
       if (o.qemu !== undefined || o.device === undefined) {
         return qemuAction('snapshot', async () => {
           if (o.qemu === undefined || o.device !== undefined || o.scenario) throw new RangeError('give one of --device or --qemu (--scenario goes with --device)');
@@ -219,7 +221,7 @@ export function register(program: Command): void {
       if (!o.scenario && o.mode) cmd.error('error: --mode goes with --scenario');
       if (o.demo && !isEmulatedSpec(o.device)) cmd.error('error: --demo works with emulated devices only');
       if (!o.scenario) {
-        const c = await captureDevice(o.device, { demo: o.demo });
+        const c = await captureDevice(o.device, { demo: o.demo, vfioApi: o.vfioApi });
         writeFileSync(o.out, c.png);
         const { png: _png, ...rest } = c;
         const text = o.json ? JSON.stringify({ out: o.out, ...rest, pngBytes: c.png.byteLength }, null, 2)

@@ -6,6 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoName } from '../../../src/base/Errno.ts';
+import { VFIO_APIS, type VfioApi } from '../../../src/linux/RealDevice.ts';
 import { VFIO_DEVICE_GET_REGION_INFO, VFIO_GFX_PLANE_TYPE_DMABUF } from '../../../src/vfio/Abi.ts';
 import { PlaneType } from '../../../src/kms/PlaneType.ts';
 import { encodeRegionInfoRequest, readRegionInfo, type RegionInfo } from '../../../src/vfio/RegionInfo.ts';
@@ -15,6 +16,13 @@ import { query } from '../../../src/testkit/Ioctl.ts';
 import { dispiOffset } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 
 export const RESULTS = process.env.RESULTS ?? '/mnt/results';
+/** The VFIO user API this pass of tests.sh uses (VFIO_API=cdev|group|auto). */
+export const VFIO_API: VfioApi = parseApi(process.env.VFIO_API ?? 'auto');
+
+function parseApi(s: string): VfioApi {
+  if ((VFIO_APIS as readonly string[]).includes(s)) return s as VfioApi;
+  throw new Error(`VFIO_API=${s}: expected one of ${VFIO_APIS.join(', ')}`);
+}
 export const ENOMEM = 12;
 
 export class Checker {
@@ -39,7 +47,7 @@ export class Checker {
   public quirk(device: string, id: string, detail: string): void {
     console.log(`QUIRK ${device}: ${id}: ${detail}`);
     try {
-      appendFileSync(join(RESULTS, 'quirks.txt'), `${device}: ${id}: ${detail}\n`);
+      appendFileSync(join(RESULTS, 'quirks.txt'), `${device} (${VFIO_API}): ${id}: ${detail}\n`);
     } catch {
       // running outside the VM
     }

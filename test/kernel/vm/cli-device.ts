@@ -17,7 +17,7 @@ import { Msg, decodeServerMessage, encodeAttach, isProtocolError } from '../../.
 import { decodePng } from '../../../src/render/Png.ts';
 import { VFIO_DEVICE_RESET, VFIO_PCI_BAR2_REGION_INDEX } from '../../../src/vfio/Abi.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
-import { Checker, Dispi, RESULTS, regionInfo } from './VmLib.ts';
+import { Checker, Dispi, RESULTS, regionInfo, VFIO_API } from './VmLib.ts';
 
 const uuid = process.argv[2];
 if (!uuid) {
@@ -29,7 +29,7 @@ const main = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url))
 
 // 1. A mode, programmed as a guest would (DISPI over BAR2), then the device is closed again.
 {
-  const dev = await openRealDevice(uuid);
+  const dev = await openRealDevice(uuid, { vfioApi: VFIO_API });
   const bar2 = regionInfo(dev.sys, dev.fd, VFIO_PCI_BAR2_REGION_INDEX);
   const d = new Dispi(dev.sys, dev.fd, Number(bar2.info.offset));
   dev.sys.ioctl(dev.fd, VFIO_DEVICE_RESET, new Uint8Array(0));
@@ -40,7 +40,7 @@ const main = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url))
 
 // 2. snapshot --device UUID (no scenario): QUERY (ENOMEM retried), GET, mmap, render, PNG.
 const png = join(RESULTS, 'cli-snapshot.png');
-const snap = spawnSync(process.execPath, [main, 'snapshot', '--device', uuid, '--out', png, '--json'], { encoding: 'utf8' });
+const snap = spawnSync(process.execPath, [main, 'snapshot', '--device', uuid, '--vfio-api', VFIO_API, '--out', png, '--json'], { encoding: 'utf8' });
 c.ok(snap.status === 0, `snapshot --device ${uuid} exits 0 (${snap.status}) ${snap.stderr.trim()}`);
 if (snap.status === 0) {
   const j = JSON.parse(snap.stdout) as { real: boolean; width: number; height: number; primary: { format: string } };
@@ -52,7 +52,7 @@ const bad = spawnSync(process.execPath, [main, 'snapshot', '--device', uuid, '--
 c.ok(bad.status === 2 && /--scenario boots a guest/.test(bad.stderr), `--scenario with a real device refused (exit ${bad.status})`);
 
 // 3. run --device UUID: the lab serves the real device; a viewer gets HELLO, the buffer and SCANOUT.
-const child = spawn(process.execPath, [main, 'run', '--vms', '', '--device', uuid, '--port', '0', '--refresh', 'timer', '--interval', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [main, 'run', '--vms', '', '--device', uuid, '--vfio-api', VFIO_API, '--port', '0', '--refresh', 'timer', '--interval', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
 child.stderr.on('data', (d: Buffer) => { out += d.toString(); });

@@ -19,7 +19,7 @@ import type { PlaneInfo } from '../../../src/vfio/PlaneInfo.ts';
 import type { Sys } from '../../../src/vfio/Sys.ts';
 import { getDmabuf } from '../../../src/testkit/Ioctl.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
-import { Checker, Dispi, fourcc, queryPrimary, rc, regionInfo } from './VmLib.ts';
+import { Checker, Dispi, fourcc, queryPrimary, rc, regionInfo, VFIO_API } from './VmLib.ts';
 
 const [uuid, typeName = 'mbochs-medium'] = process.argv.slice(2);
 if (!uuid) {
@@ -130,7 +130,7 @@ function differences(r: Answer, e: Answer): string[] {
 }
 
 const c: Checker = new Checker('diff-bochs');
-const real = await openRealDevice(uuid);
+const real = await openRealDevice(uuid, { vfioApi: VFIO_API });
 const host = new EmulatedHost();
 const vgpu = host.createVgpu(real.mdevType ?? typeName);
 const efd = host.openDevice(vgpu.uuid);

@@ -15,7 +15,7 @@ import { openRealDevice } from '../../../src/linux/RealDevice.ts';
 import { VFIO_DEVICE_RESET, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_INDEX } from '../../../src/vfio/Abi.ts';
 import { PROT_READ, PROT_WRITE } from '../../../src/vfio/Sys.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
-import { Checker, Dispi, pattern, rc, regionInfo } from './VmLib.ts';
+import { Checker, Dispi, pattern, rc, regionInfo, VFIO_API } from './VmLib.ts';
 
 const uuid = process.argv[2];
 if (!uuid) {
@@ -23,7 +23,7 @@ if (!uuid) {
   process.exit(2);
 }
 const c: Checker = new Checker('display-mbochs');
-const dev = await openRealDevice(uuid);
+const dev = await openRealDevice(uuid, { vfioApi: VFIO_API });
 const { sys, fd } = dev;
 sys.ioctl(fd, VFIO_DEVICE_RESET, new Uint8Array(0));
 const bar0 = regionInfo(sys, fd, VFIO_PCI_BAR0_REGION_INDEX);

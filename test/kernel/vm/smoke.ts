@@ -18,7 +18,7 @@ import { getDmabuf, query } from '../../../src/testkit/Ioctl.ts';
 import { DISPI, DISPI_ID5 } from '../../../src/vgpu/bochs/BochsRegisters.ts';
 import { DRM_FORMAT } from '../../../src/kms/Fourcc.ts';
 import { PlaneType } from '../../../src/kms/PlaneType.ts';
-import { Checker, Dispi, fourcc, pattern, queryPrimary, rc, regionInfo } from './VmLib.ts';
+import { Checker, Dispi, fourcc, pattern, queryPrimary, rc, regionInfo, VFIO_API } from './VmLib.ts';
 
 const [kind, uuid] = process.argv.slice(2);
 if ((kind !== 'mbochs' && kind !== 'mdpy') || !uuid) {
@@ -26,9 +26,12 @@ if ((kind !== 'mbochs' && kind !== 'mdpy') || !uuid) {
   process.exit(2);
 }
 const c: Checker = new Checker(`smoke-${kind}`);
-const dev = await openRealDevice(uuid);
+const dev = await openRealDevice(uuid, { vfioApi: VFIO_API });
 const { sys, fd } = dev;
-c.ok(fd >= 0 && sys.getCloexec(fd) === true, `opened ${dev.sysfsPath} (${dev.mdevType}, driver ${dev.driver}, ${dev.groupPath}) -> device fd ${fd}, cloexec`);
+c.ok(fd >= 0 && sys.getCloexec(fd) === true, `opened ${dev.sysfsPath} (${dev.mdevType}, driver ${dev.driver}, ${dev.api === 'cdev' ? `${dev.cdevPath}, iommufd devid ${dev.iommufd?.devid} IOAS ${dev.iommufd?.ioasId}` : dev.groupPath}) -> device fd ${fd}, cloexec`);
+// auto means cdev exactly when the kernel gave the mdev one (6.6+ with CONFIG_VFIO_DEVICE_CDEV)
+const wantApi = VFIO_API !== 'auto' ? VFIO_API : dev.cdevPath ? 'cdev' : 'group';
+c.ok(dev.api === wantApi, `--vfio-api ${VFIO_API}: opened through ${dev.api} (cdev ${dev.cdevPath ?? 'none'})`);
 
 const di = encodeDeviceInfoRequest();
 c.ok(sys.ioctl(fd, VFIO_DEVICE_GET_INFO, di) === 0, 'VFIO_DEVICE_GET_INFO');

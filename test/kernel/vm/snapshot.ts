@@ -20,7 +20,7 @@ import { VFIO_DEVICE_RESET, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_IND
 import { PROT_READ, PROT_WRITE } from '../../../src/vfio/Sys.ts';
 import { getDmabuf } from '../../../src/testkit/Ioctl.ts';
 import { DISPI } from '../../../src/vgpu/bochs/BochsRegisters.ts';
-import { Checker, Dispi, RESULTS, pattern, queryPrimary, rc, regionInfo } from './VmLib.ts';
+import { Checker, Dispi, RESULTS, pattern, queryPrimary, rc, regionInfo, VFIO_API } from './VmLib.ts';
 
 const uuid = process.argv[2];
 if (!uuid) {
@@ -28,7 +28,7 @@ if (!uuid) {
   process.exit(2);
 }
 const c: Checker = new Checker('snapshot-mbochs');
-const dev = await openRealDevice(uuid);
+const dev = await openRealDevice(uuid, { vfioApi: VFIO_API });
 const { sys, fd } = dev;
 const bar0 = regionInfo(sys, fd, VFIO_PCI_BAR0_REGION_INDEX);
 const bar2 = regionInfo(sys, fd, VFIO_PCI_BAR2_REGION_INDEX);
