@@ -12,7 +12,7 @@ import { IRQ_INFO_LAYOUT, IRQ_SET_LAYOUT } from './IrqInfo.ts';
 import { PLANE_INFO_LAYOUT, PLANE_INFO_MINSZ, PLANE_INFO_SIZE } from './PlaneInfo.ts';
 import { REGION_INFO_CAP_TYPE_LAYOUT, REGION_INFO_LAYOUT } from './RegionInfo.ts';
 import type { Layout } from './StructLayout.ts';
-import { compareConstants, compareLayout, UapiCompiler, type Present } from '../linux/testing/UapiHeaders.ts';
+import { compareConstants, compareLayout, UapiCompiler, type Present } from '../testkit/node/UapiHeaders.ts';
 
 const LAYOUTS: readonly Layout[] = [
   PLANE_INFO_LAYOUT, REGION_INFO_LAYOUT, INFO_CAP_HEADER_LAYOUT, REGION_INFO_CAP_TYPE_LAYOUT,

@@ -8,7 +8,7 @@
  * Usage: node cdev-abi.js [INCLUDE_DIR]   Exit 0 when everything matches.
  */
 import * as Cdev from '../../src/vfio/CdevAbi.ts';
-import { compareConstants, compareLayout, UapiCompiler } from '../../src/linux/testing/UapiHeaders.ts';
+import { compareConstants, compareLayout, UapiCompiler } from '../../src/testkit/node/UapiHeaders.ts';
 
 const include = process.argv[2];
 const consts = Object.entries(Cdev as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number');
