@@ -267,8 +267,15 @@ export class VmChannel extends Disposable {
   // ---- console events --------------------------------------------------------------------------
 
   private _scanout(b: DisplayBuffer): void {
+    const known = this._shadows.has(b);
     const s = this._shadowFor(b);
-    s.markAll();
+    // A new shadow has just observed every block. A known one learns what the guest wrote into it
+    // since it was last shown from the dirty log when the display knows that, else compares all.
+    if (known) {
+      const written = this.vm.display.console.written;
+      if (written === undefined) s.markAll();
+      else s.markWritten(written);
+    }
     this._primary = s;
     if (!this._everShown) {
       this._everShown = true;
@@ -300,7 +307,9 @@ export class VmChannel extends Disposable {
   private _update(rects: readonly Rect[]): void {
     const p = this._primary;
     if (p === undefined) return;
-    for (const r of rects) p.markRect(r);
+    const written = this.vm.display.console.written;
+    if (written !== undefined) p.markWritten(written);
+    else for (const r of rects) p.markRect(r);
     this._schedule();
   }
 
