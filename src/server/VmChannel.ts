@@ -236,7 +236,8 @@ export class VmChannel extends Disposable {
 
   /** A BUFFER_DATA message for blocks [first, last) of `shadow`, shared by this VM's clients. */
   public chunk(shadow: BufferShadow, first: number, last: number): Uint8Array | undefined {
-    return this._chunks.get(shadow, first, last);
+    // With one client nobody else could reuse it: keeping it would only hold old frames for the GC.
+    return this._chunks.get(shadow, first, last, this._clients > 1);
   }
 
   /** Scan now instead of at the end of the microtask (tests, and before a client's first pump). */
