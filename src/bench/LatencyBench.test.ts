@@ -19,6 +19,8 @@ describe('latency bench (tiny, guest in a worker, real time)', () => {
     assert.equal(l.event!.dropped, 0);
     assert.equal(l.dirty!.dropped, 0);
     assert.ok(l.event!.immediateClock !== undefined && l.event!.immediateClock.samples > 0);
-    assert.equal(out.summary.length, 2);
+    assert.equal(out.summary.length, 3);
+    const wire = out.summary.find((r) => r.metric.startsWith('Dirty policy flip → first byte on the wire'));
+    assert.ok(wire !== undefined && wire.measured === `${l.dirty!.wireP50.toFixed(2)} ms`, 'the dirty wire p50 target row');
   });
 });
