@@ -65,7 +65,8 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       'versions and sends them unhashed, then the SCANOUT' +
       `${r ? ` (a flip between synced buffers: ${num(r.serverCpuUs.flip, 0)} µs of server CPU at ` +
         `${r.details.flip.width}×${r.details.flip.height})` : ''}. What remains is the way to the socket — the ` +
-      'microtask that batches console events, the WebSocket write and the viewer process being scheduled — on a ' +
+      'microtask that batches console events, the WebSocket write, and the event loop coming round to the ' +
+      'client\'s socket (the measuring client shares the server\'s process) — on a ' +
       `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const rm = j.remote;
