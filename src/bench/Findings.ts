@@ -56,24 +56,28 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       `the host's own vblank timer fired up to ${num(ev.hostTimerLateP99)} ms late (p99) in the same windows, and ` +
       `the load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores during the run.`);
   }
-  if (ev && j.latencyMs && ev.wireP50 - ev.p50 > 1) {
+  const dirty = j.latencyMs?.dirty;
+  if (dirty && dirty.wireP50 > 0.3) {
     const r = j.remote;
-    out.push(`- **Flip → wire adds ${num(ev.wireP50 - ev.p50)} ms (p50) to flip → scanout.** On every scanout the ` +
-      'lab server re-hashes the whole new buffer (VmChannel marks all blocks, BufferShadow.scan), because the ' +
-      'display reports a flip as full damage. That is also why a flip between synced buffers costs ' +
-      `${r ? `${num(r.serverCpuUs.flip, 0)} µs of server CPU at ${r.details.flip.width}×${r.details.flip.height}` : 'a full hash'} ` +
-      `though it sends ${r ? r.flipBytes : 19} bytes. With the dirty policy the display could hand the server the pages written while ` +
-      'the buffer was off screen instead of full damage, so a flip would hash only those.');
+    out.push(`- **Dirty policy flip → wire p50 (${num(dirty.wireP50)} ms against ≤ 0.3 ms).** Flip → scanout ` +
+      `is ${num(dirty.p50)} ms of it. A flip no longer reads the new buffer: the display reports the pages the ` +
+      'guest wrote into it while it was off screen (dirty log), the server gives exactly those blocks new ' +
+      'versions and sends them unhashed, then the SCANOUT' +
+      `${r ? ` (a flip between synced buffers: ${num(r.serverCpuUs.flip, 0)} µs of server CPU at ` +
+        `${r.details.flip.width}×${r.details.flip.height})` : ''}. What remains is the way to the socket — the ` +
+      'microtask that batches console events, the WebSocket write, and the event loop coming round to the ' +
+      'client\'s socket (the measuring client shares the server\'s process) — on a ' +
+      `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const rm = j.remote;
   if (rm && rm.serverCpuUs.frame > rm.baselineCpuUs.frame) {
     const a = rm.details.animation;
     out.push(`- **Full-screen animation costs the mirror more than the baseline** (${num(rm.serverCpuUs.frame, 0)} ` +
       `against ${num(rm.baselineCpuUs.frame, 0)} µs of server CPU per ${a.width}×${a.height} frame; lockstep ` +
-      `${num(a.oursLockstepFps, 1)} against ${num(a.baselineLockstepFps, 1)} fps) for the same bytes: every block is ` +
-      'hashed when the flip is reported, then hashed again as it is copied into its message, where the baseline ' +
-      'only copies. When every pixel changes there is nothing for the hashes to save; a mirror could skip the ' +
-      'scan of a buffer whose every block it is about to send anyway.');
+      `${num(a.oursLockstepFps, 1)} against ${num(a.baselineLockstepFps, 1)} fps) for the same bytes. Neither ` +
+      'server hashes (every block the dirty log names is sent as copied); ours splits the frame into 256 KiB ' +
+      'BUFFER_DATA messages, each its own allocation, copy and WebSocket write, plus a SCANOUT, where the ' +
+      'baseline writes one message.');
   }
   const d = j.density;
   if (d && d.vms < 64) {

@@ -22,6 +22,8 @@ describe('latency bench (tiny, guest in a worker, real time)', () => {
     assert.ok(l.timer30!.virtual!.dropped > 0, 'a 30 ms timer misses flips at 60 Hz (the check can fail)');
     // The event case also carries the setImmediate variant.
     assert.ok(l.event!.immediateClock !== undefined && l.event!.immediateClock.samples > 0);
-    assert.equal(out.summary.length, 2);
+    assert.equal(out.summary.length, 3);
+    const wire = out.summary.find((r) => r.metric.startsWith('Dirty policy flip → first byte on the wire'));
+    assert.ok(wire !== undefined && wire.measured === `${l.dirty!.wireP50.toFixed(2)} ms`, 'the dirty wire p50 target row');
   });
 });

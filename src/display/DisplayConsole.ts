@@ -83,6 +83,7 @@ export class DisplayConsole extends Disposable {
   private _cursorPos: CursorPosition = { x: 0, y: 0 };
   private _status: DisplayStatus = INITIAL_STATUS;
   private _size: DisplaySize = { width: 0, height: 0 };
+  private _written: readonly number[] | undefined;
 
   /** The primary buffer on screen (kept while the plane is off or failing). */
   public get scanout(): DisplayBuffer | undefined {
@@ -105,9 +106,20 @@ export class DisplayConsole extends Disposable {
     return this._size;
   }
 
+  /**
+   * During onScanout and onUpdate: the buffer pages (4 KiB, in buffer order) the guest wrote that
+   * the event reports — on a scanout, those written since the buffer was last shown — when the
+   * producer knows them from the dirty log; undefined when the event only says "may have changed"
+   * (a mirror must then compare content). Valid until the next scanout or update.
+   */
+  public get written(): readonly number[] | undefined {
+    return this._written;
+  }
+
   // ---- producer side ---------------------------------------------------------------------------
 
-  public showScanout(buffer: DisplayBuffer): void {
+  public showScanout(buffer: DisplayBuffer, written?: readonly number[]): void {
+    this._written = written;
     if (buffer.width !== this._size.width || buffer.height !== this._size.height) {
       this._size = { width: buffer.width, height: buffer.height };
       this._onResize.fire(this._size);
@@ -126,7 +138,8 @@ export class DisplayConsole extends Disposable {
     this._onCursorMove.fire(this._cursorPos);
   }
 
-  public update(damage: readonly Rect[]): void {
+  public update(damage: readonly Rect[], written?: readonly number[]): void {
+    this._written = written;
     if (damage.length > 0) this._onUpdate.fire(damage);
   }
 

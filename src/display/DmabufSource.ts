@@ -3,7 +3,9 @@ import { formatName } from '../kms/Fourcc.ts';
 import { modifierName } from '../kms/Modifier.ts';
 import { PlaneType } from '../kms/PlaneType.ts';
 import {
-  VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_GFX_PLANE_TYPE_DMABUF,
+  VFIO_DEVICE_GET_GFX_DMABUF as VFIO_DEVICE_GET_GFX_DMABUF_,
+  VFIO_DEVICE_QUERY_GFX_PLANE as VFIO_DEVICE_QUERY_GFX_PLANE_,
+  VFIO_GFX_PLANE_TYPE_DMABUF as VFIO_GFX_PLANE_TYPE_DMABUF_,
 } from '../vfio/Abi.ts';
 import { PlaneInfoView } from '../vfio/PlaneInfo.ts';
 import { PROT_READ, type Sys } from '../vfio/Sys.ts';
@@ -15,6 +17,11 @@ import {
   isTransient, type CacheEntryInfo, type Capture, type FrameSink, type FrameSource, type PlaneReply,
   type RefreshResult,
 } from './FrameSource.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const VFIO_DEVICE_GET_GFX_DMABUF = VFIO_DEVICE_GET_GFX_DMABUF_;
+const VFIO_DEVICE_QUERY_GFX_PLANE = VFIO_DEVICE_QUERY_GFX_PLANE_;
+const VFIO_GFX_PLANE_TYPE_DMABUF = VFIO_GFX_PLANE_TYPE_DMABUF_;
 
 const HOT_UNKNOWN = 0xffffffff;
 export const STATUS_SHOWING = 'showing the primary plane';

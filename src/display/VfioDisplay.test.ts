@@ -247,23 +247,27 @@ describe('VfioDisplay refresh policies', () => {
     r.guest.vblank();
     display.start();
     assert.equal(display.policy, 'dirty');
-    assert.deepEqual(log.updates, [[{ x: 0, y: 0, width: 1024, height: 768 }]]);
+    assert.equal(log.scanouts.length, 1);
+    assert.deepEqual(log.updates, [], 'the scanout says what was written: no full update after it');
     r.clock.advance(160);
-    assert.equal(log.updates.length, 1, 'an idle console causes no update');
+    assert.equal(log.updates.length, 0, 'an idle console causes no update');
     const queries = r.vgpu.mdev.stats.queries;
+    const pages = display.stats.dirtyPages;
     r.guest.drawGlyphCell(fb, 10, 3);
     r.clock.advance(16);
-    assert.deepEqual(log.updates[1], [{ x: 0, y: 48, width: 1024, height: 16 }]);
+    assert.deepEqual(log.updates[0], [{ x: 0, y: 48, width: 1024, height: 16 }]);
+    assert.deepEqual(display.console.written, [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63],
+      'the update names the buffer pages written: one per pixel row');
     assert.equal(r.vgpu.mdev.stats.queries, queries, 'damage came from the dirty log, not QUERY');
-    assert.equal(display.stats.dirtyPages, 16);
+    assert.equal(display.stats.dirtyPages - pages, 16);
     r.clock.advance(64);
-    assert.equal(log.updates.length, 2);
+    assert.equal(log.updates.length, 1);
     // An event that changes no pixels (a cursor move) re-queries but damages nothing.
     const wakeups = display.stats.irqWakeups;
     r.guest.moveCursor(3, 3);
     r.clock.advance(0);
     assert.equal(display.stats.irqWakeups, wakeups + 1);
-    assert.equal(log.updates.length, 2);
+    assert.equal(log.updates.length, 1);
     assert.equal(display.stats.bytesCopied, 0);
     display.dispose();
   });
@@ -281,11 +285,13 @@ describe('VfioDisplay refresh policies', () => {
     display.start();
     r.guest.drawGlyphCell(fb, 20, 5); // x 160..167, y 80..95: tile column 1, tile rows 10..11
     r.clock.advance(16);
-    assert.deepEqual(log.updates[1], [{ x: 128, y: 80, width: 128, height: 16 }]);
+    assert.deepEqual(log.updates[0], [{ x: 128, y: 80, width: 128, height: 16 }]);
+    // 640 px X-tiled: 5 tiles (pages) per tile row; tile column 1 of tile rows 10 and 11.
+    assert.deepEqual(display.console.written, [51, 56]);
     display.dispose();
   });
 
-  it('dirty: a flip is still a full scanout, found through the event channel', () => {
+  it('dirty: a flip is found through the event channel and says which pages of the buffer were drawn', () => {
     const r = gvtRig();
     r.display.dispose();
     const display = new VfioDisplay(r.host.kernel, r.fd, {
@@ -293,16 +299,24 @@ describe('VfioDisplay refresh policies', () => {
       pageResolver: emulatedPageResolver(r.host.kernel),
     });
     const log = watch(display);
-    const [, b] = doubleBuffered(r, 256, 64);
+    const [a, b] = doubleBuffered(r, 256, 64);
     display.start();
-    r.guest.fillRect(b, 0, 0, 256, 64, 0xff00ff00); // drawn into the back buffer
+    r.guest.fillRect(b, 0, 0, 256, 16, 0xff00ff00); // drawn into the back buffer: 16 rows of 1 KiB
     r.guest.flip(b);
     r.guest.vblank();
     r.clock.advance(0);
     assert.equal(log.scanouts.length, 2);
-    assert.deepEqual(log.updates.at(-1), [{ x: 0, y: 0, width: 256, height: 64 }]);
+    assert.deepEqual(display.console.written, [0, 1, 2, 3], 'the pages drawn while it was off screen');
+    assert.equal(log.updates.length, 0, 'the scanout covers the new buffer: no full damage');
     r.clock.advance(16);
-    assert.equal(log.updates.length, 2, 'back-buffer drawing is not damage twice');
+    assert.equal(log.updates.length, 0, 'back-buffer drawing is not damage twice');
+    // Drawn into the old front while the new one shows: reported when it is shown again.
+    r.guest.fillRect(a, 0, 40, 4, 1, 0xffff0000); // row 40: page 10
+    r.guest.flip(a);
+    r.guest.vblank();
+    r.clock.advance(0);
+    assert.equal(log.scanouts.length, 3);
+    assert.deepEqual(display.console.written, [10]);
     display.dispose();
   });
 

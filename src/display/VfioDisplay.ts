@@ -72,6 +72,8 @@ export class VfioDisplay extends Disposable {
   private _damage: DirtyDamage | undefined;
   /** The frame on screen (kept while the plane is off or failing). */
   private _shown: Frame | undefined;
+  /** The last scanout said which pages were written (dirty policy): no full update follows it. */
+  private _scanoutWritten = false;
   /** The primary plane is on (last refresh showed it). */
   private _on = false;
   private _started = false;
@@ -174,7 +176,7 @@ export class VfioDisplay extends Disposable {
     const shown = this._shown;
     if (!this._on || shown === undefined) return;
     if (r === 'unchanged' && this._damage !== undefined) this._updateDirty();
-    else this._update(shown.full);
+    else if (r !== 'scanout' || !this._scanoutWritten) this._update(shown.full);
   }
 
   /**
@@ -247,8 +249,9 @@ export class VfioDisplay extends Disposable {
     scanout: (frame: Frame): void => {
       this._n.scanouts++;
       this._shown = frame;
-      this._damage?.setup(frame);
-      this.console.showScanout(frame.buffer);
+      const written = this._damage?.setup(frame);
+      this._scanoutWritten = written !== undefined;
+      this.console.showScanout(frame.buffer, written);
     },
     update: (rects: readonly Rect[]): void => this._update(rects),
     defineCursor: (shape: CursorShape): void => {
@@ -264,6 +267,7 @@ export class VfioDisplay extends Disposable {
     },
     release: (buffer): void => {
       if (this._shown?.buffer === buffer) this._shown = undefined;
+      this._damage?.forget(buffer);
       this.console.release(buffer);
     },
     retry: (): void => {
@@ -272,10 +276,11 @@ export class VfioDisplay extends Disposable {
     },
   };
 
-  private _update(rects: readonly Rect[]): void {
+  /** `written`: the buffer pages behind `rects` when the dirty log says exactly which. */
+  private _update(rects: readonly Rect[], written?: readonly number[]): void {
     this._n.updates++;
     this._n.damageRects += rects.length;
-    this.console.update(rects);
+    this.console.update(rects, written);
   }
 
   /** Dirty ticks read the dirty log only: no ioctl. */
@@ -290,7 +295,7 @@ export class VfioDisplay extends Disposable {
     const before = d.pages;
     const rects = d.scan();
     this._n.dirtyPages += d.pages - before;
-    if (rects !== undefined) this._update(rects);
+    if (rects !== undefined) this._update(rects, d.written);
   }
 }
 

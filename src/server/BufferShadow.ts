@@ -6,16 +6,23 @@ export const BLOCK_SIZE = 4096;
 const BLOCK_SHIFT = 12;
 
 /**
- * What the server knows about the content of one guest buffer: per 4 KiB block, a 64-bit hash
- * of the bytes last observed and a version stamp that changes whenever an observation differs.
+ * What the server knows about the content of one guest buffer: per 4 KiB block, a version stamp
+ * that changes whenever the content may have changed, and a 64-bit hash of the bytes last observed.
  * Shared by every client of a VM: a client's copy of block i is current when the version it was
- * sent equals `version[i]`. Observations happen when the display reports damage (`scan`) and
- * every time bytes are read to be sent (`read`): the stamp a client records always belongs to
- * the exact bytes it got, so no guest write — not even one that undoes another — is ever lost.
+ * sent equals `version[i]`. No guest write — not even one that undoes another — is ever lost:
  *
- * Hashing exists because the display reports a flip as full damage (it cannot know what the
- * guest drew into a back buffer): hashing turns that into the few blocks that really changed,
- * so a flip between two buffers the client already holds costs one SCANOUT message.
+ * - Damage that only says "may have changed" (a flip without dirty-log knowledge, a timer
+ *   refresh's full damage) marks blocks for the next `scan`, which hashes them and gives a new
+ *   version only to those whose hash differs; every later `read` of such a block hashes the bytes
+ *   it copies, so the stamp a client records belongs to the exact bytes it got.
+ * - Damage that says exactly which pages the guest wrote (the dirty log: `markWritten`) gives
+ *   those blocks a new version without reading them, and leaves them unhashed: the next read
+ *   copies without hashing. Any write after that read is in the dirty log, so it comes back as
+ *   another `markWritten` and a new version — a flip costs only the pages the guest wrote, and a
+ *   buffer whose every page changed is read once, by the copy that sends it.
+ *
+ * Hashes of unhashed blocks are taken when someone asks (`hashLow`/`hashHigh`: comparing blocks
+ * of two buffers) or when a "may have changed" mark scans them.
  */
 export class BufferShadow {
   public readonly buffer: DisplayBuffer;
@@ -35,6 +42,8 @@ export class BufferShadow {
   private readonly _h1: Int32Array;
   private readonly _h2: Int32Array;
   private readonly _pending: Uint8Array;
+  /** 1: `_h1/_h2` hold the hash of the bytes the version stands for; 0: stamped by a write report. */
+  private readonly _hashed: Uint8Array;
   private _pendingCount = 0;
   private _stamp = 1;
   private readonly _words: (Int32Array | undefined)[];
@@ -49,6 +58,7 @@ export class BufferShadow {
     this._h1 = new Int32Array(this.blocks);
     this._h2 = new Int32Array(this.blocks);
     this._pending = new Uint8Array(this.blocks);
+    this._hashed = new Uint8Array(this.blocks);
     // Word views per chunk, made once: the mapping's chunks are fixed for its lifetime.
     this._words = buffer.mapping.chunks.map((c) => (c.byteOffset % 4 === 0 && c.byteLength % 4 === 0
       ? new Int32Array(c.buffer, c.byteOffset, c.byteLength >> 2) : undefined));
@@ -102,6 +112,51 @@ export class BufferShadow {
     this._markBytes(start, end);
   }
 
+  /**
+   * The guest wrote these blocks (buffer pages: a block is one page), as the dirty log says: new
+   * versions, no hashing. Pages past the buffer are ignored.
+   */
+  public markWritten(pages: readonly number[]): void {
+    if (pages.length === 0) return;
+    // One stamp for the whole report: versions need only differ per block over time.
+    const stamp = ++this._stamp;
+    const n = this.blocks;
+    for (let k = 0; k < pages.length; k++) {
+      const i = pages[k]!;
+      if (!(i >= 0 && i < n)) continue;
+      this.version[i] = stamp;
+      this._hashed[i] = 0;
+      this.zero[i] = 0;
+      if (this._pending[i] !== 0) {
+        this._pending[i] = 0;
+        this._pendingCount--;
+      }
+    }
+    this._gen++;
+  }
+
+  /** Low 32 bits of block i's content hash (hashed now if a write report left it unhashed). */
+  public hashLow(i: number): number {
+    this._ensureHashed(i);
+    return this._h1[i]!;
+  }
+
+  /** High 32 bits of block i's content hash. */
+  public hashHigh(i: number): number {
+    this._ensureHashed(i);
+    return this._h2[i]!;
+  }
+
+  /** Whether block i's hash is known without reading guest memory. */
+  public hashed(i: number): boolean {
+    return this._hashed[i] === 1;
+  }
+
+  private _ensureHashed(i: number): void {
+    if (!(i >= 0 && i < this.blocks)) throw new RangeError(`block ${i} outside 0..${this.blocks - 1}`);
+    if (this._hashed[i] === 0 && this._alive) this._observeMapping(i);
+  }
+
   private _markBytes(start: number, end: number): void {
     const last = Math.min(this.blocks, Math.ceil(end / BLOCK_SIZE));
     for (let i = Math.max(0, start >> BLOCK_SHIFT); i < last; i++) {
@@ -126,18 +181,6 @@ export class BufferShadow {
     return changed;
   }
 
-  /**
-   * The content hash of block i at its last observation, as two 32-bit halves (meaningful once
-   * `version[i]` is not 0). Equal hashes in two buffers of one layout: the same pixels there.
-   */
-  public hashLow(i: number): number {
-    return this._h1[i]!;
-  }
-
-  public hashHigh(i: number): number {
-    return this._h2[i]!;
-  }
-
   /** Byte range of block i. */
   public blockStart(i: number): number {
     return i << BLOCK_SHIFT;
@@ -159,6 +202,8 @@ export class BufferShadow {
     this._copy(start, end, dst, dstOffset);
     const aligned = (dst.byteOffset + dstOffset) % 4 === 0;
     for (let i = first; i < last; i++) {
+      // Stamped by a write report: the stamp is these bytes' (a later write brings a new report).
+      if (this._hashed[i] === 0 && this.version[i] !== 0) continue;
       const o = dstOffset + ((i - first) << BLOCK_SHIFT);
       const n = this.blockEnd(i) - this.blockStart(i);
       if (aligned && n % 4 === 0) this._record(i, new Int32Array(dst.buffer, dst.byteOffset + o, n >> 2), 0, n >> 2);
@@ -266,10 +311,14 @@ export class BufferShadow {
 
   private _commit(i: number, h1: number, h2: number, zero: boolean, bytes: number): boolean {
     this._bytesHashed += bytes;
-    if (this.version[i] !== 0 && this._h1[i] === h1 && this._h2[i] === h2) return false;
+    const known = this._hashed[i] === 1;
+    if (known && this._h1[i] === h1 && this._h2[i] === h2) return false;
     this._h1[i] = h1;
     this._h2[i] = h2;
+    this._hashed[i] = 1;
     this.zero[i] = zero ? 1 : 0;
+    // Stamped by a write report: that stamp stands for these bytes (any later write is reported).
+    if (!known && this.version[i] !== 0) return false;
     this.version[i] = ++this._stamp;
     this._gen++;
     return true;

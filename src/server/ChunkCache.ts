@@ -37,8 +37,9 @@ export class ChunkCache {
   /**
    * A BUFFER_DATA message for blocks [first, last) of `shadow`. The caller records
    * `shadow.version[first..last)` as what the client now has. Undefined when the buffer is gone.
+   * `keep` false: build it without keeping it (no other client could use it).
    */
-  public get(shadow: BufferShadow, first: number, last: number): Uint8Array | undefined {
+  public get(shadow: BufferShadow, first: number, last: number, keep = true): Uint8Array | undefined {
     if (!shadow.alive) return undefined;
     const key = `${shadow.remoteId}:${first}:${last}`;
     const hit = this._chunks.get(key);
@@ -62,7 +63,7 @@ export class ChunkCache {
     v.setUint32(PAD + 5, start, true);
     const bytes = raw.subarray(PAD);
     if (hit !== undefined) this._drop(key, hit);
-    if (bytes.byteLength <= this._limit) {
+    if (keep && bytes.byteLength <= this._limit) {
       this._chunks.set(key, { shadow, gen: shadow.gen, bytes });
       this._bytes += bytes.byteLength;
       for (const [k, e] of this._chunks) {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { VirtualClock } from '../base/Clock.ts';
 import { DisplayConsole } from '../display/DisplayConsole.ts';
+import { emulatedPageResolver } from '../display/EmulatedPages.ts';
+import { VfioDisplay } from '../display/VfioDisplay.ts';
+import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import type { DisplayBuffer } from '../display/DisplayBuffer.ts';
 import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../kms/Modifier.ts';
@@ -9,6 +13,8 @@ import { BLOCK_SIZE, BufferShadow } from './BufferShadow.ts';
 import { RemoteMirror, type MirrorOptions } from './RemoteMirror.ts';
 import { MAX_CHUNK_BYTES, NO_BUFFER, VmChannel } from './VmChannel.ts';
 import type { LabVm } from './VmRegistry.ts';
+import { GvtGuest, type GuestBuffer } from '../testkit/GvtGuest.ts';
+import { EmulatedHost } from '../vfio/EmulatedHost.ts';
 
 /** A buffer backed by a plain array (optionally split into chunks like a scattered dma-buf). */
 function buffer(id: number, width: number, height: number, opts: { chunks?: number; modifier?: bigint; kind?: 'dmabuf' | 'region' } = {}): DisplayBuffer & { bytes: Uint8Array } {
@@ -327,5 +333,133 @@ describe('RemoteMirror', () => {
     assert.equal(frames(), 4, 'the held damage went out as one FRAME');
     const lastData = t.sent.filter((m) => m.type === Msg.BUFFER_DATA).at(-1)!;
     assert.ok(lastData.type === Msg.BUFFER_DATA && lastData.bytes[0] === 6, 'with the latest bytes');
+  });
+});
+
+describe('a flip under the dirty policy', () => {
+  /** A gvt guest flipping two 1024×768 buffers, our display client (dirty policy), one mirror. */
+  async function flipRig() {
+    const host = new EmulatedHost();
+    const vgpu = host.createVgpu('gvt', { ramBytes: 16 * 1024 * 1024 });
+    const guest = new GvtGuest(vgpu);
+    const fd = host.openDevice(vgpu.uuid);
+    assert.ok(fd >= 0, `open: ${fd}`);
+    const clock = new VirtualClock();
+    const display = new VfioDisplay(host.kernel, fd, {
+      clock, policy: 'dirty', intervalMs: 16, dirtyLog: vgpu.dirtyLog, pageResolver: emulatedPageResolver(host.kernel),
+    });
+    const a = guest.alloc({ width: 1024, height: 768 });
+    const b = guest.alloc({ width: 1024, height: 768 });
+    guest.fillRect(a, 0, 0, 1024, 768, 0xff102030);
+    guest.fillRect(b, 0, 0, 1024, 768, 0xff405060);
+    guest.showPrimary(a);
+    guest.vblank();
+    display.start();
+    const channel = new VmChannel({ name: 'vm', kind: 'gvt', display });
+    const t = new HeldTransport();
+    const mirror = new RemoteMirror(t);
+    mirror.attach(channel);
+    await tick();
+    const client = new Map<number, Uint8Array>();
+    let shown = NO_BUFFER;
+    let seen = 0;
+    /** Apply what was sent since the last call to the client's buffers. */
+    const receive = (): void => {
+      for (const m of t.sent.slice(seen)) {
+        if (m.type === Msg.BUFFER_CREATE) client.set(m.id, new Uint8Array(m.size));
+        else if (m.type === Msg.BUFFER_DATA) client.get(m.id)!.set(m.bytes, m.offset);
+        else if (m.type === Msg.SCANOUT) shown = m.id;
+      }
+      seen = t.sent.length;
+    };
+    const flipTo = async (buf: GuestBuffer): Promise<void> => {
+      guest.flip(buf);
+      guest.vblank();
+      clock.advance(0); // the display IRQ's refresh
+      await tick();
+      receive();
+    };
+    const guestBytes = (buf: GuestBuffer): Uint8Array =>
+      guest.memory.bytes.subarray(buf.pages[0]! * PAGE_SIZE, buf.pages[0]! * PAGE_SIZE + buf.size);
+    receive();
+    // Sync both buffers on the client: flip to b, then back to a.
+    await flipTo(b);
+    await flipTo(a);
+    const idOf = (buf: GuestBuffer): number => {
+      const id = [...client.keys()].find((k) => channel.shadow(k)?.buffer.mapping.chunks[0]?.byteOffset === buf.pages[0]! * PAGE_SIZE);
+      assert.ok(id !== undefined, 'the client holds the buffer');
+      return id;
+    };
+    return {
+      guest, clock, display, channel, mirror, t, a, b, client, flipTo, guestBytes, idOf,
+      shown: () => shown,
+      sentSince: (from: number) => t.sent.slice(from),
+      dispose: () => {
+        mirror.close();
+        channel.dispose();
+        display.dispose();
+        host.kernel.close(fd);
+      },
+    };
+  }
+
+  it('sends exactly the blocks the guest wrote into the back buffer, hashing nothing', async () => {
+    const r = await flipRig();
+    assert.equal(r.shown(), r.idOf(r.a));
+    assert.deepEqual(r.client.get(r.idOf(r.b)), r.guestBytes(r.b), 'b is synced before the test');
+    const idB = r.idOf(r.b);
+    const hashed0 = r.channel.bytesHashed;
+    const from = r.t.sent.length;
+    // A typed character in the back buffer: rows 48..63, one 4 KiB block (page) per row.
+    r.guest.drawGlyphCell(r.b, 10, 3);
+    await r.flipTo(r.b);
+    const msgs = r.sentSince(from);
+    const data = msgs.filter((m) => m.type === Msg.BUFFER_DATA);
+    const blocks = data.flatMap((m) => {
+      assert.ok(m.type === Msg.BUFFER_DATA && m.id === idB);
+      return Array.from({ length: m.bytes.byteLength / BLOCK_SIZE }, (_, k) => m.offset / BLOCK_SIZE + k);
+    });
+    assert.deepEqual(blocks, [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63], 'the written blocks, nothing else');
+    assert.equal(msgs.at(-1)?.type, Msg.SCANOUT);
+    assert.equal(r.shown(), idB);
+    assert.equal(r.channel.bytesHashed - hashed0, 0, 'no block was hashed: no scan of the 3 MiB buffer');
+    assert.deepEqual(r.client.get(idB), r.guestBytes(r.b), 'the client has exactly the guest\'s bytes');
+
+    // A flip with nothing drawn: one SCANOUT, nothing read.
+    const from2 = r.t.sent.length;
+    await r.flipTo(r.a);
+    assert.deepEqual(r.sentSince(from2).map((m) => m.type), [Msg.SCANOUT]);
+    assert.equal(r.channel.bytesHashed - hashed0, 0);
+    r.dispose();
+  });
+
+  it('sends a wholly redrawn buffer once, hashing it never; writes after the send come back', async () => {
+    const r = await flipRig();
+    const idB = r.idOf(r.b);
+    const hashed0 = r.channel.bytesHashed;
+    const sent0 = r.mirror.stats.dataBytes;
+    r.guest.fillRect(r.b, 0, 0, 1024, 768, 0xff778899);
+    await r.flipTo(r.b);
+    assert.equal(r.shown(), idB);
+    assert.equal(r.mirror.stats.dataBytes - sent0, 1024 * 768 * 4 + Math.ceil(768 / 64) * 9, 'every block once');
+    assert.equal(r.channel.bytesHashed - hashed0, 0, 'sent without hashing');
+    assert.deepEqual(r.client.get(idB), r.guestBytes(r.b));
+    // The bytes went out unhashed; a write into the shown buffer is still seen (dirty tick).
+    r.guest.fillRect(r.b, 5, 700, 1, 1, 0xff000001);
+    r.clock.advance(16);
+    await tick();
+    const frames = r.t.sent.filter((m) => m.type === Msg.FRAME);
+    assert.ok(frames.length > 0, 'the write became a FRAME');
+    for (const m of r.t.sent) if (m.type === Msg.BUFFER_DATA && m.id === idB) r.client.get(idB)!.set(m.bytes, m.offset);
+    assert.deepEqual(r.client.get(idB), r.guestBytes(r.b), 'the late write reached the client');
+    // Hashes stay available for comparing blocks: taken lazily, one block costs one block.
+    const s = r.channel.shadow(idB)!;
+    assert.equal(s.hashed(0), false);
+    const h = [s.hashLow(0), s.hashHigh(0)];
+    assert.equal(r.channel.bytesHashed - hashed0, BLOCK_SIZE);
+    assert.deepEqual([s.hashLow(1), s.hashHigh(1)], h, 'equal blocks (rows 0 and 1), equal hashes');
+    assert.equal(r.channel.bytesHashed - hashed0, 2 * BLOCK_SIZE);
+    assert.notDeepEqual([s.hashLow(700), s.hashHigh(700)], h, 'row 700 holds the late write');
+    r.dispose();
   });
 });

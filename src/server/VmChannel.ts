@@ -255,7 +255,8 @@ export class VmChannel extends Disposable {
 
   /** A BUFFER_DATA message for blocks [first, last) of `shadow`, shared by this VM's clients. */
   public chunk(shadow: BufferShadow, first: number, last: number): Uint8Array | undefined {
-    return this._chunks.get(shadow, first, last);
+    // With one client nobody else could reuse it: keeping it would only hold old frames for the GC.
+    return this._chunks.get(shadow, first, last, this._clients > 1);
   }
 
   /** Scan now instead of at the end of the microtask (tests, and before a client's first pump). */
@@ -291,8 +292,15 @@ export class VmChannel extends Disposable {
     // time stands in for the vblank's until the console carries the IRQ's own timestamp.
     this._flipSeq = (this._flipSeq + 1) >>> 0;
     this._flipVblankMs = performance.timeOrigin + performance.now();
+    const known = this._shadows.has(b);
     const s = this._shadowFor(b);
-    s.markAll();
+    // A new shadow has just observed every block. A known one learns what the guest wrote into it
+    // since it was last shown from the dirty log when the display knows that, else compares all.
+    if (known) {
+      const written = this.vm.display.console.written;
+      if (written === undefined) s.markAll();
+      else s.markWritten(written);
+    }
     this._primary = s;
     if (!this._everShown) {
       this._everShown = true;
@@ -324,7 +332,9 @@ export class VmChannel extends Disposable {
   private _update(rects: readonly Rect[]): void {
     const p = this._primary;
     if (p === undefined) return;
-    for (const r of rects) p.markRect(r);
+    const written = this.vm.display.console.written;
+    if (written !== undefined) p.markWritten(written);
+    else for (const r of rects) p.markRect(r);
     this._schedule();
   }
 

@@ -4,9 +4,10 @@ import { buildEdid } from '../vgpu/Edid.ts';
 import type { GvtDevice } from '../vgpu/gvt/GvtDevice.ts';
 import { GVT_BAR0 } from '../vgpu/gvt/GvtDevice.ts';
 import {
-  VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_PROBE, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_INDEX,
-  VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_FLAG_READ,
-  VFIO_REGION_INFO_FLAG_WRITE,
+  VFIO_GFX_PLANE_TYPE_DMABUF as VFIO_GFX_PLANE_TYPE_DMABUF_,
+  VFIO_GFX_PLANE_TYPE_PROBE as VFIO_GFX_PLANE_TYPE_PROBE_, VFIO_PCI_BAR0_REGION_INDEX,
+  VFIO_PCI_BAR2_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_NUM_REGIONS,
+  VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
 } from './Abi.ts';
 import { DmabufExporter } from './DmabufExporter.ts';
 import { EdidRegion, type EdidSink } from './EdidRegion.ts';
@@ -15,6 +16,10 @@ import { PciConfig } from './PciConfig.ts';
 import { writePlaneInfoOutputs } from './PlaneInfo.ts';
 import type { Region } from './Region.ts';
 import { EMPTY_PLANE, VfioMdev } from './VfioMdev.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const VFIO_GFX_PLANE_TYPE_DMABUF = VFIO_GFX_PLANE_TYPE_DMABUF_;
+const VFIO_GFX_PLANE_TYPE_PROBE = VFIO_GFX_PLANE_TYPE_PROBE_;
 
 /** kvmgt places region i at fd offset i << 40 (VFIO_PCI_INDEX_TO_OFFSET). */
 export const gvtRegionOffset = (index: number): number => index * 2 ** 40;

@@ -62,41 +62,6 @@ export function readPlaneInfo(bytes: Uint8Array): PlaneInfo {
   return readLayout(PLANE_INFO_LAYOUT, bytes);
 }
 
-/**
- * Kernel side of a successful QUERY: write the OUTPUT fields (bytes 12..59). argsz, flags and
- * drm_plane_type are left as the caller wrote them (the kernel echoes back what it copied in), and
- * bytes 60..63 are never touched, since drivers copy back exactly 60 bytes.
- * Returns 0, or -EFAULT when the buffer is shorter than PLANE_INFO_MINSZ.
- */
-export function writePlaneInfoOutputs(bytes: Uint8Array, info: PlaneInfoOutputs): number {
-  if (bytes.byteLength < PLANE_INFO_MINSZ) return -Errno.EFAULT;
-  writeLayout(PLANE_INFO_LAYOUT, bytes.subarray(0, PLANE_INFO_MINSZ), {
-    drmFormat: info.drmFormat,
-    drmFormatMod: info.drmFormatMod,
-    width: info.width,
-    height: info.height,
-    stride: info.stride,
-    size: info.size,
-    xPos: info.xPos,
-    yPos: info.yPos,
-    xHot: info.xHot,
-    yHot: info.yHot,
-    dmabufId: info.regionIndex ?? info.dmabufId ?? 0,
-  });
-  return 0;
-}
-
-/** Client side: a fresh zeroed 64-byte QUERY argument. */
-export function encodePlaneInfoRequest(req: PlaneInfoRequest): Uint8Array {
-  const bytes = new Uint8Array(PLANE_INFO_SIZE);
-  writeLayout(PLANE_INFO_LAYOUT, bytes, {
-    argsz: req.argsz ?? PLANE_INFO_SIZE,
-    flags: req.flags,
-    drmPlaneType: req.planeType,
-  });
-  return bytes;
-}
-
 const F = PLANE_INFO_LAYOUT.fields;
 // The layout's offsets as plain numbers: the getters below run on every refresh.
 const AT_ARGSZ = F.argsz.offset;
@@ -114,6 +79,43 @@ const AT_X_HOT = F.xHot.offset;
 const AT_Y_HOT = F.yHot.offset;
 const AT_DMABUF_ID = F.dmabufId.offset;
 const AT_REGION_INDEX = F.regionIndex.offset;
+
+/**
+ * Kernel side of a successful QUERY: write the OUTPUT fields (bytes 12..59). argsz, flags and
+ * drm_plane_type are left as the caller wrote them (the kernel echoes back what it copied in), and
+ * bytes 60..63 are never touched, since drivers copy back exactly 60 bytes.
+ * Returns 0, or -EFAULT when the buffer is shorter than PLANE_INFO_MINSZ.
+ *
+ * Plain stores at the layout's offsets (the same bytes `writeLayout` would write): a VMM queries
+ * twice per refresh, so this is the emulated ioctl's hottest path.
+ */
+export function writePlaneInfoOutputs(bytes: Uint8Array, info: PlaneInfoOutputs): number {
+  if (bytes.byteLength < PLANE_INFO_MINSZ) return -Errno.EFAULT;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, PLANE_INFO_MINSZ);
+  v.setUint32(AT_DRM_FORMAT, info.drmFormat, true);
+  v.setBigUint64(AT_DRM_FORMAT_MOD, BigInt.asUintN(64, info.drmFormatMod), true);
+  v.setUint32(AT_WIDTH, info.width, true);
+  v.setUint32(AT_HEIGHT, info.height, true);
+  v.setUint32(AT_STRIDE, info.stride, true);
+  v.setUint32(AT_SIZE, info.size, true);
+  v.setUint32(AT_X_POS, info.xPos, true);
+  v.setUint32(AT_Y_POS, info.yPos, true);
+  v.setUint32(AT_X_HOT, info.xHot, true);
+  v.setUint32(AT_Y_HOT, info.yHot, true);
+  v.setUint32(AT_DMABUF_ID, info.regionIndex ?? info.dmabufId ?? 0, true);
+  return 0;
+}
+
+/** Client side: a fresh zeroed 64-byte QUERY argument. */
+export function encodePlaneInfoRequest(req: PlaneInfoRequest): Uint8Array {
+  const bytes = new Uint8Array(PLANE_INFO_SIZE);
+  writeLayout(PLANE_INFO_LAYOUT, bytes, {
+    argsz: req.argsz ?? PLANE_INFO_SIZE,
+    flags: req.flags,
+    drmPlaneType: req.planeType,
+  });
+  return bytes;
+}
 
 /**
  * One reusable QUERY argument and field reads at the layout's offsets, for a client that queries

@@ -4,8 +4,9 @@ import { PAGE_SIZE } from '../gpu/GuestMemory.ts';
 import type { DecodedPlane, MediatedDevice } from '../vgpu/Plane.ts';
 import {
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_GET_INFO,
-  VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_QUERY_GFX_PLANE,
-  VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
+  VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO,
+  VFIO_DEVICE_QUERY_GFX_PLANE as VFIO_DEVICE_QUERY_GFX_PLANE_, VFIO_DEVICE_RESET,
+  VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_PCI_DISPLAY_IRQ_COUNT,
   VFIO_PCI_DISPLAY_IRQ_FLAGS, VFIO_PCI_DISPLAY_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
 } from './Abi.ts';
@@ -15,10 +16,16 @@ import { EventFd } from './EventFd.ts';
 import type { FdTable } from './FdTable.ts';
 import { decodeIrqSet, readIrqInfo, writeIrqInfoReply } from './IrqInfo.ts';
 import { OpenFile } from './OpenFile.ts';
-import { PLANE_INFO_MINSZ, writePlaneInfoOutputs, type PlaneInfoOutputs } from './PlaneInfo.ts';
+import {
+  PLANE_INFO_MINSZ as PLANE_INFO_MINSZ_, writePlaneInfoOutputs, type PlaneInfoOutputs,
+} from './PlaneInfo.ts';
 import type { Region } from './Region.ts';
 import { readRegionInfo, regionTypeCap, writeRegionInfoReply } from './RegionInfo.ts';
 import type { Mapping } from './Sys.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const VFIO_DEVICE_QUERY_GFX_PLANE = VFIO_DEVICE_QUERY_GFX_PLANE_;
+const PLANE_INFO_MINSZ = PLANE_INFO_MINSZ_;
 
 /** The plane outputs of a disabled plane: every field zeroed, explicitly (the UAPI promise). */
 export const EMPTY_PLANE: PlaneInfoOutputs = {
@@ -110,7 +117,16 @@ export abstract class VfioMdev {
   /** @internal Called by VfioDeviceFile. */
   public _ioctl(request: number, arg: Uint8Array, fds: FdTable): number {
     if (this.destroyed) return -Errno.ENODEV;
+    // QUERY first: a VMM issues it twice per refresh.
     switch (request) {
+      case VFIO_DEVICE_QUERY_GFX_PLANE: {
+        this.stats.queries++;
+        // copy_from_user of minsz bytes: a short buffer faults before argsz is even looked at.
+        if (arg.byteLength < PLANE_INFO_MINSZ) return -Errno.EFAULT;
+        const v = new DataView(arg.buffer, arg.byteOffset, PLANE_INFO_MINSZ);
+        if (v.getUint32(0, true) < PLANE_INFO_MINSZ) return -Errno.EINVAL;
+        return this._queryPlane(v.getUint32(4, true), v.getUint32(8, true), arg);
+      }
       case VFIO_DEVICE_GET_INFO:
         return writeDeviceInfoReply(arg, { flags: this._deviceFlags, numRegions: this.numRegions, numIrqs: this.numIrqs });
       case VFIO_DEVICE_GET_REGION_INFO:
@@ -122,14 +138,6 @@ export abstract class VfioMdev {
       case VFIO_DEVICE_RESET:
         this.device.reset();
         return 0;
-      case VFIO_DEVICE_QUERY_GFX_PLANE: {
-        this.stats.queries++;
-        // copy_from_user of minsz bytes: a short buffer faults before argsz is even looked at.
-        if (arg.byteLength < PLANE_INFO_MINSZ) return -Errno.EFAULT;
-        const v = new DataView(arg.buffer, arg.byteOffset, PLANE_INFO_MINSZ);
-        if (v.getUint32(0, true) < PLANE_INFO_MINSZ) return -Errno.EINVAL;
-        return this._queryPlane(v.getUint32(4, true), v.getUint32(8, true), arg);
-      }
       case VFIO_DEVICE_GET_GFX_DMABUF:
         return this._getDmabuf(arg, fds);
       default:

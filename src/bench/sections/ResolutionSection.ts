@@ -32,9 +32,9 @@ export const resolutionSection: BenchSection = {
         `(process.cpuUsage), median (min–max) of ${r.reps} runs.`,
       '',
       '*client-only* is the same dma-buf refresh with the kernel\'s QUERY answered from a recording in O(1) ' +
-        '(bench/ReplaySys): the display client\'s own work. The difference is the emulated kernel: our ' +
-        'QUERY_GFX_PLANE translates and compares every page of the plane on every call (O(pages)), which GVT-g ' +
-        'does not do at query time.',
+        '(bench/ReplaySys): the display client\'s own work. The difference is the emulated kernel\'s two ' +
+        'QUERY_GFX_PLANE calls: argument decoding, register decode, the dma-buf cache lookup and the reply ' +
+        '(the GGTT walk and the page hash are remembered while the guest does not remap).',
       '',
       mdTable(['mode', 'frame bytes', 'dma-buf µs', 'of which QUERY µs', 'client-only µs', 'region µs', 'memcpy µs',
         'memcpy GB/s', 'region / dma-buf', 'region / client-only'], r.rows.map((x) => [

@@ -169,3 +169,30 @@ test('bad layouts are RangeErrors; wrong page counts too', () => {
   // x=5 is byte 20: the second 16-byte column of the tile, 512 bytes in.
   assert.equal(y.physAddress(5, 7), y.pages[0]! * 4096 + 512 + 7 * 16 + 4);
 });
+
+test('a store after the host fetched its page marks the page again (no write hides behind the dedup)', () => {
+  const { memory, alloc } = setup();
+  /** A host that fetches and clears every mark at once: as if it scanned right after each. */
+  class EagerHost extends DirtyLog {
+    public readonly fetched: number[] = [];
+    public override markPages(first: number, count: number): void {
+      super.markPages(first, count);
+      this.fetchAndClear(first, count, (p) => this.fetched.push(p));
+    }
+  }
+  const dirty = new EagerHost(memory.pageCount);
+  const stride = Surface.strideFor(64, DRM_FORMAT.XRGB8888, LINEAR);
+  const pages = alloc.allocScattered(Surface.pagesFor(4, stride, LINEAR), 1)!;
+  const s = new Surface(memory, dirty, { pages, width: 64, height: 4, stride, format: DRM_FORMAT.XRGB8888, tiling: LINEAR });
+  // Two pixels on one page in one primitive: the host fetched the page between the two stores.
+  s.blit(0, 0, 2, 1, new Uint32Array([0xff010203, 0xff040506]));
+  assert.deepEqual(dirty.fetched, [pages[0], pages[0]], 'each store was followed by a mark the host saw');
+  // While the host has not fetched, the dedup still saves the atomics.
+  const lazy = new DirtyLog(memory.pageCount);
+  let marks = 0;
+  const orig = lazy.markPages.bind(lazy);
+  lazy.markPages = (f: number, c: number): void => { marks++; orig(f, c); };
+  const t = new Surface(memory, lazy, { pages, width: 64, height: 4, stride, format: DRM_FORMAT.XRGB8888, tiling: LINEAR });
+  t.blit(0, 1, 8, 1, new Uint32Array(8).fill(0xff777777));
+  assert.equal(marks, 1);
+});

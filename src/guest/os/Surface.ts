@@ -180,7 +180,9 @@ export class Surface {
   }
 
   private _mark(page: number): void {
-    if (page === this._lastMarked) return;
+    // Skip only while the host has not fetched the bit: a store after its fetch-and-clear must
+    // set it again, or the host (and a server mirroring the buffer) never learns of that store.
+    if (page === this._lastMarked && this._dirty !== undefined && this._dirty.isDirty(page)) return;
     this._lastMarked = page;
     this._dirty?.markPages(page, 1);
   }

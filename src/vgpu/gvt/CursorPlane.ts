@@ -2,19 +2,28 @@ import { Errno } from '../../base/Errno.ts';
 import type { Ggtt } from '../../gpu/Ggtt.ts';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../../kms/Modifier.ts';
-import { HOTSPOT_UNKNOWN, type PlaneDecode } from '../Plane.ts';
 import {
-  CURSOR_MODE,
-  CURSOR_MODE_MASK,
-  CUR_POS_X_MASK,
-  CUR_POS_X_SIGN,
-  CUR_POS_Y_MASK,
-  CUR_POS_Y_SHIFT,
-  CUR_POS_Y_SIGN,
-  PLANE_SURF_ADDR_MASK,
+  HOTSPOT_UNKNOWN as HOTSPOT_UNKNOWN_, type PlaneDecode,
+} from '../Plane.ts';
+import {
+  CURSOR_MODE as CURSOR_MODE_, CURSOR_MODE_MASK as CURSOR_MODE_MASK_,
+  CUR_POS_X_MASK as CUR_POS_X_MASK_, CUR_POS_X_SIGN as CUR_POS_X_SIGN_,
+  CUR_POS_Y_MASK as CUR_POS_Y_MASK_, CUR_POS_Y_SHIFT as CUR_POS_Y_SHIFT_,
+  CUR_POS_Y_SIGN as CUR_POS_Y_SIGN_, PLANE_SURF_ADDR_MASK as PLANE_SURF_ADDR_MASK_,
 } from './GvtRegisters.ts';
 import { changed, type RegWrite } from './RegWrite.ts';
 import { mapSurface } from './SurfaceMapping.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const HOTSPOT_UNKNOWN = HOTSPOT_UNKNOWN_;
+const CURSOR_MODE = CURSOR_MODE_;
+const CURSOR_MODE_MASK = CURSOR_MODE_MASK_;
+const CUR_POS_X_MASK = CUR_POS_X_MASK_;
+const CUR_POS_X_SIGN = CUR_POS_X_SIGN_;
+const CUR_POS_Y_MASK = CUR_POS_Y_MASK_;
+const CUR_POS_Y_SHIFT = CUR_POS_Y_SHIFT_;
+const CUR_POS_Y_SIGN = CUR_POS_Y_SIGN_;
+const PLANE_SURF_ADDR_MASK = PLANE_SURF_ADDR_MASK_;
 
 /** Register offsets relative to the cursor block (CURCNTR at 0x70080 for pipe A). */
 export const CURSOR_REG = { CTL: 0x00, BASE: 0x04, POS: 0x08, SURFLIVE: 0x2c } as const;

@@ -1,9 +1,15 @@
 import { PlaneType } from '../../kms/PlaneType.ts';
 import type { DisplayEventKind } from '../Plane.ts';
 import { CURSOR_REG, CursorPlane } from './CursorPlane.ts';
-import { PIPECONF_ENABLE, PIPECONF_STATE } from './GvtRegisters.ts';
+import {
+  PIPECONF_ENABLE as PIPECONF_ENABLE_, PIPECONF_STATE as PIPECONF_STATE_,
+} from './GvtRegisters.ts';
 import { changed, type RegWrite } from './RegWrite.ts';
 import { UniversalPlane } from './UniversalPlane.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const PIPECONF_ENABLE = PIPECONF_ENABLE_;
+const PIPECONF_STATE = PIPECONF_STATE_;
 
 /** Offsets inside one pipe's 4 KiB block at 0x70000 + pipe * 0x1000. */
 export const PIPE_BLOCK_BASE = 0x70000;

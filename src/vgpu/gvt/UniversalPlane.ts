@@ -2,9 +2,17 @@ import { Errno } from '../../base/Errno.ts';
 import type { Ggtt } from '../../gpu/Ggtt.ts';
 import type { PlaneDecode } from '../Plane.ts';
 import { decodePlaneFormat, decodePlaneLayout } from './Gen9Format.ts';
-import { PLANE_CTL_ENABLE, PLANE_REG, PLANE_SURF_ADDR_MASK } from './GvtRegisters.ts';
+import {
+  PLANE_CTL_ENABLE as PLANE_CTL_ENABLE_, PLANE_REG as PLANE_REG_,
+  PLANE_SURF_ADDR_MASK as PLANE_SURF_ADDR_MASK_,
+} from './GvtRegisters.ts';
 import { changed, type RegWrite } from './RegWrite.ts';
 import { mapSurface } from './SurfaceMapping.ts';
+// Imports bound once at load: the tsx runtime reads an imported binding through a getter,
+// and these sit on the per-refresh QUERY path.
+const PLANE_CTL_ENABLE = PLANE_CTL_ENABLE_;
+const PLANE_REG = PLANE_REG_;
+const PLANE_SURF_ADDR_MASK = PLANE_SURF_ADDR_MASK_;
 
 /**
  * A gen9 universal plane (PLANE_CTL/STRIDE/POS/SIZE/SURF/OFFSET/SURFLIVE): the primary plane
