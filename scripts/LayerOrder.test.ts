@@ -28,11 +28,12 @@ describe('the layer order of CONTRIBUTING.md', () => {
     assert.deepEqual(checkRepository(root), []);
   });
 
-  it('reads the full order, with qemu beside linux and the test kit after the lab', () => {
+  it('reads the full order, with qemu beside rfb after the server and the test kit after the lab', () => {
     const rank = (f: string): number => layers.find((l) => l.folder === f)!.rank;
     const path = ['base', 'kms', 'gpu', 'vgpu', 'vfio', 'display', 'render', 'server'].map(rank);
     assert.deepEqual(path, [...path].sort((a, b) => a - b), 'the data path is in rank order');
-    assert.equal(rank('qemu'), rank('linux'));
+    assert.equal(rank('qemu'), rank('rfb'));
+    assert.ok(rank('server') < rank('rfb') && rank('rfb') < rank('lab'), 'rfb and qemu sit between the server and the lab');
     assert.equal(rank('server'), rank('web'));
     assert.ok(rank('lab') < rank('testkit') && rank('testkit') < rank('bench') && rank('bench') < rank('cli'),
       'lab, test kit, bench, cli');
@@ -74,8 +75,8 @@ describe('the layer order of CONTRIBUTING.md', () => {
       /vfio \(rank 5\) imports display \(rank 6\)/);
     assert.match(check('src/web/Session.ts', "import type { X } from '../server/LabServer.ts';")[0]!,
       /imports only layers before it/);
-    assert.match(check('src/linux/LinuxSys.ts', "export { Y } from '../qemu/QemuSource.ts';")[0]!,
-      /linux \(rank 8\) imports qemu \(rank 8\)/);
+    assert.match(check('src/rfb/RfbServer.ts', "export { Y } from '../qemu/QemuView.ts';")[0]!,
+      /rfb \(rank 13\.5\) imports qemu \(rank 13\.5\)/);
     assert.deepEqual(check('src/linux/LinuxSys.test.ts', "import { main } from '../cli/main.ts';"), []);
     // Within a layer, sub-folders import each other freely.
     assert.deepEqual(check('src/vgpu/gvt/GvtDevice.ts', "import { Edid } from '../Edid.ts';"), []);
@@ -92,9 +93,9 @@ describe('the layer order of CONTRIBUTING.md', () => {
   });
 
   it('fails a file in a folder the table does not list, and an import of one', () => {
-    assert.match(check('src/rfb/RfbCodec.ts', '')[0]!, /src\/rfb is in no layer/);
-    assert.match(check('src/server/Vnc.ts', "import { X } from '../rfb/RfbCodec.ts';")[0]!,
-      /src\/rfb is in no layer/);
+    assert.match(check('src/spice/SpiceCodec.ts', '')[0]!, /src\/spice is in no layer/);
+    assert.match(check('src/server/Spice.ts', "import { X } from '../spice/SpiceCodec.ts';")[0]!,
+      /src\/spice is in no layer/);
   });
 
   it('takes a new layer from one added row', () => {
@@ -102,9 +103,9 @@ describe('the layer order of CONTRIBUTING.md', () => {
     const addRow = (md: string, row: string): string => md.replace('<!-- layers:end -->', `${row}\n<!-- layers:end -->`);
     const count = (md: string, path: string, text: string): number =>
       checkImports([{ path, text }], parseLayerTable(md)).length;
-    const rfb = addRow(contributing, '| 11 | `src/rfb` | core | RFB |');
-    assert.equal(count(rfb, 'src/server/Vnc.ts', "import { X } from '../rfb/RfbCodec.ts';"), 0);
-    assert.equal(count(rfb, 'src/rfb/RfbCodec.ts', "import { X } from '../server/Http.ts';"), 1);
+    const rfb = addRow(contributing, '| 11 | `src/spice` | core | SPICE |');
+    assert.equal(count(rfb, 'src/server/Spice.ts', "import { X } from '../spice/SpiceCodec.ts';"), 0);
+    assert.equal(count(rfb, 'src/spice/SpiceCodec.ts', "import { X } from '../server/Http.ts';"), 1);
     // A rank between two existing ones places a layer between them without renumbering.
     const gateway = addRow(rfb, '| 13.5 | `src/gateway` | node | x |');
     assert.equal(count(gateway, 'src/gateway/G.ts', "import { S } from '../server/S.ts';"), 0);

@@ -38,9 +38,17 @@ function screenText(vm: Vm, dev: GvtDevice): string[] {
   if (!d || typeof d === 'number') return [];
   const tiling = layoutForModifier(d.modifier);
   if (!tiling) return [];
-  const s = new Surface(vm.memory, undefined, {
-    pages: d.pages, width: d.width, height: d.height, stride: d.stride, format: d.drmFormat, tiling,
-  });
+  // The guest writes a mode's registers one by one: between them the plane can be half set up
+  // (new stride, old format). That is no screen yet, not an error.
+  let s: Surface;
+  try {
+    s = new Surface(vm.memory, undefined, {
+      pages: d.pages, width: d.width, height: d.height, stride: d.stride, format: d.drmFormat, tiling,
+    });
+  } catch (err) {
+    if (err instanceof RangeError) return [];
+    throw err;
+  }
   return surfaceText(s);
 }
 
