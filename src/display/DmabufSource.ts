@@ -14,7 +14,7 @@ import type { PageResolver } from './DirtySource.ts';
 import type { DisplayCounters } from './DisplayStats.ts';
 import { DmabufCache, type CacheEntry } from './DmabufCache.ts';
 import {
-  isTransient, type CacheEntryInfo, type Capture, type FrameSink, type FrameSource, type PlaneReply,
+  captureQueryOutcome, isTransient, type CacheEntryInfo, type Capture, type FrameSink, type FrameSource, type PlaneReply,
   type RefreshResult,
 } from './FrameSource.ts';
 // Imports bound once at load: the tsx runtime reads an imported binding through a getter,
@@ -115,11 +115,8 @@ export class DmabufSource implements FrameSource {
 
   public capture(planeType: number): Capture {
     const q = this._qOnce;
-    const r = this._query(q, planeType);
-    if (r < 0) {
-      return { kind: isTransient(r) ? 'retry' : 'error', errno: r, message: `QUERY_GFX_PLANE → ${errnoName(r)}` };
-    }
-    if (q.disabled) return { kind: 'off', plane: q.read() };
+    const ended = captureQueryOutcome(this._query(q, planeType), q);
+    if (ended !== undefined) return ended;
     const e = this._acquire(q, planeType, false);
     if (e instanceof AcquireFailure) {
       return { kind: e.reason === 'retry' ? 'retry' : 'error', errno: e.errno, message: e.message };

@@ -1,4 +1,4 @@
-import { Errno } from '../base/Errno.ts';
+import { Errno, errnoName } from '../base/Errno.ts';
 import type { PlaneInfo } from '../vfio/PlaneInfo.ts';
 import type { CursorShape, StatusReason } from './DisplayConsole.ts';
 import type { DisplayBuffer, Rect } from './DisplayBuffer.ts';
@@ -100,4 +100,15 @@ export interface FrameSource {
 /** -ENOMEM/-EAGAIN mean "ask again later", not a failure. */
 export function isTransient(errno: number): boolean {
   return errno === -Errno.ENOMEM || errno === -Errno.EAGAIN;
+}
+
+/**
+ * How every capture starts, whatever the source: the QUERY's answer as a Capture when it ends
+ * the capture (a transient errno is 'retry', another 'error', a disabled plane 'off'), or
+ * undefined when there is a plane to read.
+ */
+export function captureQueryOutcome(rc: number, q: { readonly disabled: boolean; read(): PlaneInfo }): Capture | undefined {
+  if (rc < 0) return { kind: isTransient(rc) ? 'retry' : 'error', errno: rc, message: `QUERY_GFX_PLANE → ${errnoName(rc)}` };
+  if (q.disabled) return { kind: 'off', plane: q.read() };
+  return undefined;
 }

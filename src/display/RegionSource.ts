@@ -8,7 +8,7 @@ import { fullRect, type DisplayBuffer } from './DisplayBuffer.ts';
 import type { DisplayCounters } from './DisplayStats.ts';
 import { STATUS_SHOWING } from './DmabufSource.ts';
 import {
-  isTransient, type CacheEntryInfo, type Capture, type Frame, type FrameSink, type FrameSource, type PlaneReply,
+  captureQueryOutcome, isTransient, type CacheEntryInfo, type Capture, type Frame, type FrameSink, type FrameSource, type PlaneReply,
   type RefreshResult,
 } from './FrameSource.ts';
 import { RegionReader } from './RegionReader.ts';
@@ -86,11 +86,8 @@ export class RegionSource implements FrameSource {
   /** A fresh copy of the region's frame (it never aliases what the sink shows). */
   public capture(planeType: number): Capture {
     const q = this._qOnce;
-    const r = this._query(q, planeType);
-    if (r < 0) {
-      return { kind: isTransient(r) ? 'retry' : 'error', errno: r, message: `QUERY_GFX_PLANE → ${errnoName(r)}` };
-    }
-    if (q.disabled) return { kind: 'off', plane: q.read() };
+    const ended = captureQueryOutcome(this._query(q, planeType), q);
+    if (ended !== undefined) return ended;
     const reader = this._open(q.regionIndex);
     if (reader instanceof RegionOpenFailure) return { kind: 'error', errno: reader.errno, message: reader.message };
     const bad = this._misfit(q, reader);
