@@ -82,7 +82,8 @@ async function openNoVnc(vm: string, opts: { w?: number; h?: number; resize?: bo
   page.on('pageerror', (e) => errors.push(e.message));
   const ws = `ws://127.0.0.1:${lab.server!.port}/vnc/${vm}`;
   await page.goto(`${pageOrigin}/?url=${encodeURIComponent(ws)}&w=${opts.w ?? 1024}&h=${opts.h ?? 768}&resize=${opts.resize ? 1 : 0}`);
-  await page.waitForFunction(() => (window as unknown as { events: string[] }).events.includes('connect'), undefined, { timeout: 30_000 })
+  // The module script may not have run yet when the first poll comes.
+  await page.waitForFunction(() => ((window as unknown as { events?: string[] }).events ?? []).includes('connect'), undefined, { timeout: 60_000 })
     .catch((err: Error) => { throw new Error(`noVNC did not connect: ${err.message}; page errors ${errors.join('; ')}; lab log:\n${labLog.join('\n')}`); });
   return page;
 }
