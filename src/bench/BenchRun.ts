@@ -9,12 +9,14 @@ import { latencySection } from './sections/LatencySection.ts';
 import { memorySection } from './sections/MemorySection.ts';
 import { remoteSection } from './sections/RemoteSection.ts';
 import { resolutionSection } from './sections/ResolutionSection.ts';
+import { vncSection } from './sections/VncSection.ts';
 import { SIZES, type BenchMode } from './Sizes.ts';
 import { mdTable, textTable } from './Table.ts';
 
 /** The benchmark's parts, in the order they run. */
 export const BENCH_SECTIONS: readonly BenchSection[] = [
   flipStormSection, resolutionSection, latencySection, densitySection, remoteSection, memorySection,
+  vncSection,
 ];
 
 export interface BenchRunOptions {
