@@ -61,16 +61,9 @@ export type Capture =
   | { readonly kind: 'retry'; readonly errno: number; readonly message: string }
   | { readonly kind: 'error'; readonly errno: number; readonly message: string };
 
-export interface CacheEntryInfo {
-  readonly id: number;
-  readonly fd: number;
-  readonly planeType: number;
-  readonly drmFormat: number;
-  readonly modifier: bigint;
-  readonly width: number;
-  readonly height: number;
-  readonly stride: number;
-  readonly size: number;
+/** A cached buffer as the inspector and `probe` list it: the buffer's own fields plus its use. */
+export interface CacheEntryInfo
+  extends Pick<DisplayBuffer, 'id' | 'fd' | 'planeType' | 'drmFormat' | 'modifier' | 'width' | 'height' | 'stride' | 'size'> {
   readonly hits: number;
   readonly shown: 'primary' | 'cursor' | 'none';
 }
