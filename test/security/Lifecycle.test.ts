@@ -340,6 +340,11 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     const last = vd.console.scanout;
     assert.ok(last, 'the last frame is kept');
     await cv.next(isStatus(StatusCode.VM_STOPPED), 'STATUS VM_STOPPED', from, WAIT_MS);
+    // The mirror sends the last flip's SCANOUT once that buffer's bytes are through, so on a busy
+    // machine the STATUS may come first: wait for the viewer to converge on the last frame.
+    if (cv.scanout !== last.id) {
+      await cv.next((m) => m.type === Msg.SCANOUT && m.id === last.id, `SCANOUT ${last.id}`, from, WAIT_MS);
+    }
     assert.equal(cv.scanout, last.id, 'the viewer keeps the last frame');
     assert.ok(cv.buffers.has(last.id));
 
