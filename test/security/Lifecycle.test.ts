@@ -292,7 +292,10 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     assert.equal(st.errno, Errno.ENODEV, st.message);
     assert.equal(vd.console.scanout, shown, 'the last frame is kept');
     await cv.next(isStatus(StatusCode.DEVICE_ERROR), 'STATUS DEVICE_ERROR', from, WAIT_MS);
-    assert.equal(cv.scanout, shown.id);
+    // The viewer knows the frame by its remote id (unique over the server's channels).
+    const ch = server.channelFor(vms.get('victim')!);
+    assert.equal(ch.primary?.buffer, shown);
+    assert.equal(cv.scanout, ch.primary!.remoteId);
     assert.equal(exporter.orphanCount, held.length);
     for (const e of held) assert.equal(host.kernel.mmap(e.fd, 0, 4096, PROT_READ), -Errno.ENODEV);
     assert.equal(victim.vm.running, true, 'the guest itself runs on, unaware');
@@ -340,13 +343,17 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     const last = vd.console.scanout;
     assert.ok(last, 'the last frame is kept');
     await cv.next(isStatus(StatusCode.VM_STOPPED), 'STATUS VM_STOPPED', from, WAIT_MS);
-    // The mirror sends the last flip's SCANOUT once that buffer's bytes are through, so on a busy
-    // machine the STATUS may come first: wait for the viewer to converge on the last frame.
-    if (cv.scanout !== last.id) {
-      await cv.next((m) => m.type === Msg.SCANOUT && m.id === last.id, `SCANOUT ${last.id}`, from, WAIT_MS);
+    // The viewer knows buffers by remote id (unique over the server's channels, so not always the
+    // dmabuf_id). The mirror sends the last flip's SCANOUT once that buffer's bytes are through,
+    // so on a busy machine the STATUS may come first: wait for the viewer to converge on it.
+    const ch = lab.server!.channelFor(lab.registry.get(victim.name)!);
+    assert.equal(ch.primary?.buffer, last, 'the channel shows the display\'s last frame');
+    const remote = ch.primary!.remoteId;
+    if (cv.scanout !== remote) {
+      await cv.next((m) => m.type === Msg.SCANOUT && m.id === remote, `SCANOUT ${remote}`, from, WAIT_MS);
     }
-    assert.equal(cv.scanout, last.id, 'the viewer keeps the last frame');
-    assert.ok(cv.buffers.has(last.id));
+    assert.equal(cv.scanout, remote, 'the viewer keeps the last frame');
+    assert.ok(cv.buffers.has(remote));
 
     // Nothing polls the dead VM's device any more, while the other VM flips on.
     const queries = victim.vgpu.mdev.stats.queries;
