@@ -210,7 +210,8 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     for (const [c, from] of [[v1, from1], [v2, from2]] as const) {
       await c.next(isStatus(StatusCode.VM_STOPPED), 'STATUS VM_STOPPED', from, WAIT_MS);
       // The last flip's SCANOUT follows its buffer's bytes, so on a busy machine it may come later.
-      if (c.scanout !== remote) await c.next((m) => m.type === Msg.SCANOUT && m.id === remote, `SCANOUT ${remote}`, from, WAIT_MS);
+      // Its state changes only when a message arrives: re-checked on each one (and now).
+      await c.next(() => c.scanout === remote, `the viewer on SCANOUT ${remote}`, from, WAIT_MS);
       assert.deepEqual(c.protocolErrors, []);
     }
     assert.equal(v1.scanout, remote, 'the viewer still shows the last frame');
@@ -355,9 +356,7 @@ describe('lifecycles in the lab (guest workers, display clients, viewers)', () =
     const ch = lab.server!.channelFor(lab.registry.get(victim.name)!);
     assert.equal(ch.primary?.buffer, last, 'the channel shows the display\'s last frame');
     const remote = ch.primary!.remoteId;
-    if (cv.scanout !== remote) {
-      await cv.next((m) => m.type === Msg.SCANOUT && m.id === remote, `SCANOUT ${remote}`, from, WAIT_MS);
-    }
+    await cv.next(() => cv.scanout === remote, `the viewer on SCANOUT ${remote}`, from, WAIT_MS);
     assert.equal(cv.scanout, remote, 'the viewer keeps the last frame');
     assert.ok(cv.buffers.has(remote));
 
