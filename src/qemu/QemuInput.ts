@@ -27,7 +27,9 @@ export interface InputStats {
   keys: number;
   pointer: number;
   resizes: number;
-  /** Input calls QEMU answered with an error (e.g. SetAbsPosition on a relative mouse). */
+  /** SetUIInfo calls QEMU refused (plain VGA: "SetUIInfo is not supported"). */
+  resizeErrors: number;
+  /** Keyboard/Mouse calls QEMU answered with an error (e.g. SetAbsPosition on a relative mouse). */
   errors: number;
   lastError: string;
   /** Key and button presses dropped because the queue was full (their releases go too). */
@@ -63,7 +65,7 @@ export interface QemuInputOptions {
  * not answer costs one in-flight call (the connection's call timeout) and the queue's bound.
  */
 export class QemuInput {
-  public readonly stats: InputStats = { keys: 0, pointer: 0, resizes: 0, errors: 0, lastError: '', dropped: 0, merged: 0, sent: 0 };
+  public readonly stats: InputStats = { keys: 0, pointer: 0, resizes: 0, resizeErrors: 0, errors: 0, lastError: '', dropped: 0, merged: 0, sent: 0 };
   private readonly _queue: Item[] = [];
   private _busy = false;
   private _timer: NodeJS.Timeout | undefined;

@@ -168,7 +168,7 @@ export class QemuView extends Disposable implements LabVm {
     const mm = (px: number): number => Math.min(0xffff, Math.round((px * 25.4) / 96));
     // Not paced: a mode hint, not a PS/2 byte stream.
     this._call('Console', 'SetUIInfo', 'qqiiuu', [mm(width), mm(height), 0, 0, width, height]).catch((e: Error) => {
-      this.input.errors++;
+      this.input.resizeErrors++;
       this.input.lastError = `Console.SetUIInfo: ${e.message}`;
     });
   }
