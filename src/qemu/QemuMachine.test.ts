@@ -63,7 +63,7 @@ async function type1(view: QemuView): Promise<void> {
 describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000 }, () => {
   before(() => { testGuest(); });
 
-  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, mouse calls accepted', async () => {
+  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, PS/2 mouse moves, buttons and wheel in the guest', async () => {
     const q = QemuProcess.start({ mode: 'p2p' });
     let m: QemuMachine | undefined;
     try {
@@ -84,11 +84,23 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       await waitSame(q, view, 'after typing');
       assert.equal(view.input.errors, 0, `input calls succeeded (${view.input.lastError})`);
 
-      // A PS/2 mouse is relative: an absolute viewer pointer goes as RelMotion deltas, which
-      // QEMU accepts (SetAbsPosition would be refused with an error).
-      view.sendPointer({ kind: 'abs', x: 100, y: 50, buttons: 1 });
-      view.sendPointer({ kind: 'rel', dx: 5, dy: -3, buttons: 0 });
-      view.sendPointer({ kind: 'abs', x: 10, y: 10, buttons: 0, wheel: -1 });
+      // The guest's PS/2 mouse (relative) as its evdev log reports it: a move larger than one
+      // PS/2 packet, the middle button, the wheel both ways.
+      await q.waitSerial(/INPUT-DEVICE event\d+ rel .*PS\/2/);
+      assert.equal(view.info.absoluteMouse, false, 'QEMU says relative (no tablet)');
+      const mark = q.serial().length;
+      view.sendPointer({ kind: 'rel', dx: 200, dy: -30, buttons: 0 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 4 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: 2 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: -1 });
+      const log = await waitFor(() => {
+        const l = q.serial().slice(mark);
+        return (/BTN_MIDDLE=0/.test(l) && [...l.matchAll(/REL_WHEEL=(-?\d+)/g)].length >= 3) ? l : undefined;
+      }, 'the middle click and three wheel steps in the guest');
+      const sum = (axis: string): number => [...log.matchAll(new RegExp(`\\b${axis}=(-?\\d+)`, 'g'))].reduce((n, x) => n + Number(x[1]), 0);
+      assert.deepEqual([sum('REL_X'), sum('REL_Y')], [200, -30], 'the move, split in PS/2-sized calls, adds up');
+      assert.deepEqual([...log.matchAll(/REL_WHEEL=(-?\d+)/g)].map((x) => Number(x[1])), [1, 1, -1], 'wheel up twice, down once');
+      assert.match(log, /BTN_MIDDLE=1[^]*BTN_MIDDLE=0/);
       await type1(view);
       assert.equal(view.input.errors, 0, `QEMU accepted every mouse call (${view.input.lastError})`);
     } finally {
@@ -128,9 +140,10 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
     }
   });
 
-  it('bus mode: QEMU killed → status says so; restarted → the view comes back', async () => {
+  it('bus mode with a usb-tablet: absolute pointer in the guest; QEMU killed → status says so; restarted → the view comes back', async () => {
     const bus = await PrivateBus.start();
-    let q = QemuProcess.start({ mode: 'bus', bus });
+    const tablet = ['-device', 'qemu-xhci', '-device', 'usb-tablet'];
+    let q = QemuProcess.start({ mode: 'bus', bus, extraArgs: tablet });
     let m: QemuMachine | undefined;
     try {
       const spec = parseQemuSpec(`dbus:${bus.address}`);
@@ -138,12 +151,29 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       const view = m.views[0]!;
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'bus mode');
+
+      // A usb-tablet makes QEMU's mouse absolute: positions go as SetAbsPosition, which QEMU
+      // scales to the tablet's 0..32767 over the console's size.
+      await q.waitSerial(/INPUT-DEVICE event\d+ abs xmax=32767 .*Tablet/);
+      await waitFor(() => view.info.absoluteMouse || undefined, 'IsAbsolute true (PropertiesChanged on the bus)');
+      const { width, height } = view.console.size;
+      const mark = q.serial().length;
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 0 });
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 1 });
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 0, wheel: -1 });
+      const want = `ABS_X=${Math.floor((360 * 32767) / width)} ABS_Y=${Math.floor((100 * 32767) / height)}`;
+      const log = await waitFor(() => {
+        const l = q.serial().slice(mark);
+        return /REL_WHEEL=-1/.test(l) ? l : undefined;
+      }, 'the tablet\'s wheel step in the guest');
+      assert.match(log, new RegExp(`${want}[^]*BTN_LEFT=1[^]*BTN_LEFT=0[^]*REL_WHEEL=-1`), `${want}, a click, a wheel step`);
+      assert.equal(view.input.errors, 0, view.input.lastError);
       const dir = q.dir;
       await q.kill();
       await waitFor(() => view.console.status.reason === 'vm-stopped', 'status vm-stopped after QEMU was killed');
       assert.match(view.console.status.message, /QEMU went away/);
       assert.ok(view.console.scanout, 'the last picture stays');
-      q = QemuProcess.start({ mode: 'bus', bus, dir });
+      q = QemuProcess.start({ mode: 'bus', bus, dir, extraArgs: tablet });
       await waitFor(() => m!.reconnects >= 1 && view.console.status.reason === 'ok', 'the view to come back', 150_000);
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'after the restart');
