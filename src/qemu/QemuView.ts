@@ -44,7 +44,10 @@ export class QemuView extends Disposable implements LabVm {
     this.description = '';
     this.listener = this._register(new QemuListener(this.console, optionalInterfaces));
     this._register(this.listener.onOutOfBounds(() => this._reattach('an Update outside the last Scanout')));
-    this._register(toDisposable(() => this._closeListener()));
+    this._register(toDisposable(() => {
+      this._input.clear();
+      this._closeListener();
+    }));
   }
 
   public get input(): InputStats {
