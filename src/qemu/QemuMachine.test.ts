@@ -4,7 +4,7 @@ import { charKey, KEY } from '../guest/os/Evdev.ts';
 import { PrivateBus } from '../testkit/node/PrivateBus.ts';
 import { QemuProcess, testGuest, waitFor } from '../testkit/node/QemuProcess.ts';
 import { QemuMachine } from './QemuMachine.ts';
-import { parseQemuSpec } from './QemuSession.ts';
+import { consolePath, parseQemuSpec } from './QemuSession.ts';
 import { renderConsole } from './QemuSnapshot.ts';
 import type { QemuView } from './QemuView.ts';
 
@@ -83,6 +83,16 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       await waitFor(async () => (await q.vgaText()).includes('Hi_42'), 'the echo on the guest console');
       await waitSame(q, view, 'after typing');
       assert.equal(view.input.errors, 0, `input calls succeeded (${view.input.lastError})`);
+
+      // What QemuInput calls is what this QEMU declares (its own introspection XML).
+      const xml = String((await m.session!.call({ path: consolePath(view.info.id), interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', signature: '', body: [] })).body[0]);
+      const methods = (iface: string): string[] => {
+        const body = new RegExp(`<interface name="${iface.replace(/\./g, '\\.')}">([^]*?)</interface>`).exec(xml)?.[1] ?? '';
+        return [...body.matchAll(/<method name="(\w+)">([^]*?)<\/method>/g)].map((x) => `${x[1]}(${[...x[2]!.matchAll(/type="(\w+)"/g)].map((a) => a[1]).join('')})`).sort();
+      };
+      assert.deepEqual(methods('org.qemu.Display1.Mouse'), ['Press(u)', 'RelMotion(ii)', 'Release(u)', 'SetAbsPosition(uu)']);
+      assert.deepEqual(methods('org.qemu.Display1.Keyboard'), ['Press(u)', 'Release(u)']);
+      assert.match(xml, /<property type="b" name="IsAbsolute" access="read"\/>/);
 
       // The guest's PS/2 mouse (relative) as its evdev log reports it: a move larger than one
       // PS/2 packet, the middle button, the wheel both ways.
