@@ -20,8 +20,12 @@ import { VmRegistry } from '../../src/server/VmRegistry.ts';
 import { QemuProcess, testGuest, waitFor } from '../../src/testkit/node/QemuProcess.ts';
 import { TestClient } from '../../src/testkit/node/TestClient.ts';
 
-/** The per-client queue bound: small, so the stalled client hits it within a few lines. */
-const BOUND = 256 * 1024;
+/** The per-client queue bound: small, so the stalled client reaches it early in the flood. */
+const BOUND = 512 * 1024;
+/** Queued bytes that say backpressure engaged: the kernel's loopback buffers are full. */
+const ENGAGED = 64 * 1024;
+/** Lines per flood: long enough to fill the loopback buffers and the server's queue behind them. */
+const LINES = 3000;
 
 let q: QemuProcess;
 let m: QemuMachine;
@@ -95,9 +99,9 @@ describe('QEMU never waits on a slow viewer (real QEMU, lab server, raw WebSocke
 
     // Run 1: only the reader.
     let u0 = view.listener.stats.updates;
-    run('flood 300');
-    await q.waitSerial('FLOOD-END 300');
-    await waitFor(async () => (await q.vgaText()).includes('flood line 299 '), 'the last line on screen');
+    run(`flood ${LINES}`);
+    await q.waitSerial(`FLOOD-END ${LINES}`);
+    await waitFor(async () => (await q.vgaText()).includes(`flood line ${LINES - 1} `), 'the last line on screen');
     await waitSame('after the first flood');
     const alone = view.listener.stats.updates - u0;
 
@@ -110,13 +114,15 @@ describe('QEMU never waits on a slow viewer (real QEMU, lab server, raw WebSocke
     const r0 = reader.bytesReceived;
     let peak = 0;
     const sample = (): void => { peak = Math.max(peak, queued(stalledId) ?? 0); };
-    run('flood 301');
-    // Backpressure engaged: its queue reached the bound (or the server's budget dropped it).
+    run(`flood ${LINES + 1}`);
+    // Backpressure engaged: bytes wait in the server's queue for it (or the budget dropped it).
     await waitFor(() => {
       sample();
       const b = queued(stalledId);
-      return b === undefined || b >= BOUND - MAX_CHUNK_BYTES || undefined;
+      if (b === undefined || q.serial().includes(`FLOOD-END ${LINES + 1}`)) return true;
+      return b >= ENGAGED || undefined;
     }, 'the stalled client\'s queue to fill');
+    assert.ok(peak >= ENGAGED || queued(stalledId) === undefined, `backpressure engaged before the flood ended (peak ${peak} bytes)`);
     const uFull = view.listener.stats.updates;
     // While it stays stalled, QEMU's monitor answers and its display goes on.
     const mon = await q.qmp();
@@ -126,11 +132,11 @@ describe('QEMU never waits on a slow viewer (real QEMU, lab server, raw WebSocke
     } finally {
       mon.close();
     }
-    await waitFor(() => { sample(); return q.serial().includes('FLOOD-END 301') || undefined; }, 'the guest to finish its flood');
-    await waitFor(async () => { sample(); return (await q.vgaText()).includes('flood line 300 '); }, 'the last line on screen');
+    await waitFor(() => { sample(); return q.serial().includes(`FLOOD-END ${LINES + 1}`) || undefined; }, 'the guest to finish its flood');
+    await waitFor(async () => { sample(); return (await q.vgaText()).includes(`flood line ${LINES} `); }, 'the last line on screen');
     await waitSame('after the flood with a stalled client');
     const withStalled = view.listener.stats.updates - u0;
-    t.diagnostic(`Updates received: ${alone} flooding 300 lines with one reader, ${withStalled} flooding 301 with a stalled client besides (its queue peaked at ${peak} bytes${queued(stalledId) === undefined ? ', then the server dropped it' : ''})`);
+    t.diagnostic(`Updates received: ${alone} flooding ${LINES} lines with one reader, ${withStalled} flooding ${LINES + 1} with a stalled client besides (its queue peaked at ${peak} bytes${queued(stalledId) === undefined ? ', then the server dropped it' : ''})`);
 
     assert.ok(view.listener.stats.updates > uFull, 'Updates kept arriving after the stalled client\'s queue was full');
     assert.ok(reader.bytesReceived > r0, 'the reading client kept receiving');
