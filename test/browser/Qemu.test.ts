@@ -137,7 +137,7 @@ describe('a QEMU VM in the viewer (Chromium, real QEMU)', { timeout: 900_000 }, 
         if (shift) await v.page.keyboard.up('Shift');
       }
       // The shell writes the line it got to the serial log: every character, in order.
-      const line = await waitFor(() => q.serial().split(/\r?\n/).find((l) => l.startsWith('the quick')), 'the echoed line on the serial log', 150_000).catch(async (e: Error) => {
+      const line = await waitFor(() => q.serial().split(/\r?\n/).slice(0, -1).find((l) => l.startsWith('the quick')), 'the echoed line on the serial log (whole: its newline written)', 150_000).catch(async (e: Error) => {
         throw new Error(`${e.message}; the guest console ends with:\n${(await q.vgaText()).split('\n').filter((l) => l.trim()).slice(-6).join('\n')}`);
       });
       // Every key edge reached our queue (2 per character, 2 per shift segment), so a miss below is the guest's.
