@@ -104,7 +104,7 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: 2 });
       view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: -1 });
       const log = await waitFor(() => {
-        const l = q.serial().slice(mark);
+        const l = q.serial().slice(mark, q.serial().lastIndexOf('\n') + 1);
         return (/BTN_MIDDLE=0/.test(l) && [...l.matchAll(/REL_WHEEL=(-?\d+)/g)].length >= 3) ? l : undefined;
       }, 'the middle click and three wheel steps in the guest');
       const sum = (axis: string): number => [...log.matchAll(new RegExp(`\\b${axis}=(-?\\d+)`, 'g'))].reduce((n, x) => n + Number(x[1]), 0);
@@ -173,8 +173,8 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 0, wheel: -1 });
       const want = `ABS_X=${Math.floor((360 * 32767) / width)} ABS_Y=${Math.floor((100 * 32767) / height)}`;
       const log = await waitFor(() => {
-        const l = q.serial().slice(mark);
-        return /REL_WHEEL=-1/.test(l) ? l : undefined;
+        const l = q.serial().slice(mark, q.serial().lastIndexOf('\n') + 1);
+        return /REL_WHEEL=-1\b/.test(l) ? l : undefined;
       }, 'the tablet\'s wheel step in the guest');
       assert.match(log, new RegExp(`${want}[^]*BTN_LEFT=1[^]*BTN_LEFT=0[^]*REL_WHEEL=-1`), `${want}, a click, a wheel step`);
       assert.equal(view.input.errors, 0, view.input.lastError);

@@ -64,10 +64,10 @@ async function typeChar(v: ViewerPage, ch: string): Promise<void> {
 /** Shifted characters of a US keyboard (what the guest's keymap makes of Shift + key). */
 const SHIFTED: Record<string, string> = { '1': '!', '2': '@', '3': '#', '4': '$', '5': '%', '6': '^', '7': '&', '8': '*', '9': '(', '0': ')', '-': '_', '=': '+', '/': '?', '.': '>', ',': '<' };
 
-/** Sum of `axis` values the guest logged for its PS/2 mouse in `log`. */
+/** Sum of `axis` values the guest logged for its PS/2 mouse in `log` (whole lines only). */
 function sumAxis(log: string, axis: string): number {
   let n = 0;
-  for (const m of log.matchAll(new RegExp(`^INPUT event\\d+ .*\\b${axis}=(-?\\d+)`, 'gm'))) n += Number(m[1]);
+  for (const m of log.slice(0, log.lastIndexOf('\n') + 1).matchAll(new RegExp(`^INPUT event\\d+ .*\\b${axis}=(-?\\d+)`, 'gm'))) n += Number(m[1]);
   return n;
 }
 
