@@ -32,7 +32,7 @@ export interface InputStats {
   /** Keyboard/Mouse calls QEMU answered with an error (e.g. SetAbsPosition on a relative mouse). */
   errors: number;
   lastError: string;
-  /** Key and button presses dropped because the queue was full (their releases go too). */
+  /** Key and button presses (their releases go too) and moves dropped because the queue was full. */
   dropped: number;
   /** Queued motion merged into the motion before it (the pointer lands where it was going). */
   merged: number;
