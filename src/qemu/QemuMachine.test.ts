@@ -4,7 +4,7 @@ import { charKey, KEY } from '../guest/os/Evdev.ts';
 import { PrivateBus } from '../testkit/node/PrivateBus.ts';
 import { QemuProcess, testGuest, waitFor } from '../testkit/node/QemuProcess.ts';
 import { QemuMachine } from './QemuMachine.ts';
-import { parseQemuSpec } from './QemuSession.ts';
+import { consolePath, parseQemuSpec } from './QemuSession.ts';
 import { renderConsole } from './QemuSnapshot.ts';
 import type { QemuView } from './QemuView.ts';
 
@@ -63,7 +63,7 @@ async function type1(view: QemuView): Promise<void> {
 describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000 }, () => {
   before(() => { testGuest(); });
 
-  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, mouse calls accepted', async () => {
+  it('p2p via QMP add_client: the VGA text console pixel for pixel, keys typed into the shell, PS/2 mouse moves, buttons and wheel in the guest', async () => {
     const q = QemuProcess.start({ mode: 'p2p' });
     let m: QemuMachine | undefined;
     try {
@@ -84,11 +84,33 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       await waitSame(q, view, 'after typing');
       assert.equal(view.input.errors, 0, `input calls succeeded (${view.input.lastError})`);
 
-      // A PS/2 mouse is relative: an absolute viewer pointer goes as RelMotion deltas, which
-      // QEMU accepts (SetAbsPosition would be refused with an error).
-      view.sendPointer({ kind: 'abs', x: 100, y: 50, buttons: 1 });
-      view.sendPointer({ kind: 'rel', dx: 5, dy: -3, buttons: 0 });
-      view.sendPointer({ kind: 'abs', x: 10, y: 10, buttons: 0, wheel: -1 });
+      // What QemuInput calls is what this QEMU declares (its own introspection XML).
+      const xml = String((await m.session!.call({ path: consolePath(view.info.id), interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', signature: '', body: [] })).body[0]);
+      const methods = (iface: string): string[] => {
+        const body = new RegExp(`<interface name="${iface.replace(/\./g, '\\.')}">([^]*?)</interface>`).exec(xml)?.[1] ?? '';
+        return [...body.matchAll(/<method name="(\w+)">([^]*?)<\/method>/g)].map((x) => `${x[1]}(${[...x[2]!.matchAll(/type="(\w+)"/g)].map((a) => a[1]).join('')})`).sort();
+      };
+      assert.deepEqual(methods('org.qemu.Display1.Mouse'), ['Press(u)', 'RelMotion(ii)', 'Release(u)', 'SetAbsPosition(uu)']);
+      assert.deepEqual(methods('org.qemu.Display1.Keyboard'), ['Press(u)', 'Release(u)']);
+      assert.match(xml, /<property type="b" name="IsAbsolute" access="read"\/>/);
+
+      // The guest's PS/2 mouse (relative) as its evdev log reports it: a move larger than one
+      // PS/2 packet, the middle button, the wheel both ways.
+      await q.waitSerial(/INPUT-DEVICE event\d+ rel .*PS\/2/);
+      assert.equal(view.info.absoluteMouse, false, 'QEMU says relative (no tablet)');
+      const mark = q.serial().length;
+      view.sendPointer({ kind: 'rel', dx: 200, dy: -30, buttons: 0 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 4 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: 2 });
+      view.sendPointer({ kind: 'rel', dx: 0, dy: 0, buttons: 0, wheel: -1 });
+      const log = await waitFor(() => {
+        const l = q.serial().slice(mark, q.serial().lastIndexOf('\n') + 1);
+        return (/BTN_MIDDLE=0/.test(l) && [...l.matchAll(/REL_WHEEL=(-?\d+)/g)].length >= 3) ? l : undefined;
+      }, 'the middle click and three wheel steps in the guest');
+      const sum = (axis: string): number => [...log.matchAll(new RegExp(`\\b${axis}=(-?\\d+)`, 'g'))].reduce((n, x) => n + Number(x[1]), 0);
+      assert.deepEqual([sum('REL_X'), sum('REL_Y')], [200, -30], 'the move, split in PS/2-sized calls, adds up');
+      assert.deepEqual([...log.matchAll(/REL_WHEEL=(-?\d+)/g)].map((x) => Number(x[1])), [1, 1, -1], 'wheel up twice, down once');
+      assert.match(log, /BTN_MIDDLE=1[^]*BTN_MIDDLE=0/);
       await type1(view);
       assert.equal(view.input.errors, 0, `QEMU accepted every mouse call (${view.input.lastError})`);
     } finally {
@@ -111,7 +133,7 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       await q.waitSerial('DRM-MODE 1000x700');
       await waitFor(() => (view.console.size.width === 1000 && view.console.size.height === 700) || undefined, 'the console to follow to 1000x700');
       await waitSame(q, view, 'after the resize');
-      assert.equal(view.input.errors, 0, view.input.lastError);
+      assert.equal(view.input.resizeErrors + view.input.errors, 0, view.input.lastError);
       // The guest sets its cursor after the resize (test/qemu/init).
       // test/qemu/kmscursor.c: 64x64 ARGB, opaque red 16x16 at the top-left, hotspot (3, 5), at (200, 100).
       await q.waitSerial('CURSOR-SET');
@@ -128,9 +150,10 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
     }
   });
 
-  it('bus mode: QEMU killed → status says so; restarted → the view comes back', async () => {
+  it('bus mode with a usb-tablet: absolute pointer in the guest; QEMU killed → status says so; restarted → the view comes back', async () => {
     const bus = await PrivateBus.start();
-    let q = QemuProcess.start({ mode: 'bus', bus });
+    const tablet = ['-device', 'qemu-xhci', '-device', 'usb-tablet'];
+    let q = QemuProcess.start({ mode: 'bus', bus, extraArgs: tablet });
     let m: QemuMachine | undefined;
     try {
       const spec = parseQemuSpec(`dbus:${bus.address}`);
@@ -138,12 +161,29 @@ describe('QEMU D-Bus display (real qemu-system-x86_64, TCG)', { timeout: 900_000
       const view = m.views[0]!;
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'bus mode');
+
+      // A usb-tablet makes QEMU's mouse absolute: positions go as SetAbsPosition, which QEMU
+      // scales to the tablet's 0..32767 over the console's size.
+      await q.waitSerial(/INPUT-DEVICE event\d+ abs xmax=32767 .*Tablet/);
+      await waitFor(() => view.info.absoluteMouse || undefined, 'IsAbsolute true (PropertiesChanged on the bus)');
+      const { width, height } = view.console.size;
+      const mark = q.serial().length;
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 0 });
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 1 });
+      view.sendPointer({ kind: 'abs', x: 360, y: 100, buttons: 0, wheel: -1 });
+      const want = `ABS_X=${Math.floor((360 * 32767) / width)} ABS_Y=${Math.floor((100 * 32767) / height)}`;
+      const log = await waitFor(() => {
+        const l = q.serial().slice(mark, q.serial().lastIndexOf('\n') + 1);
+        return /REL_WHEEL=-1\b/.test(l) ? l : undefined;
+      }, 'the tablet\'s wheel step in the guest');
+      assert.match(log, new RegExp(`${want}[^]*BTN_LEFT=1[^]*BTN_LEFT=0[^]*REL_WHEEL=-1`), `${want}, a click, a wheel step`);
+      assert.equal(view.input.errors, 0, view.input.lastError);
       const dir = q.dir;
       await q.kill();
       await waitFor(() => view.console.status.reason === 'vm-stopped', 'status vm-stopped after QEMU was killed');
       assert.match(view.console.status.message, /QEMU went away/);
       assert.ok(view.console.scanout, 'the last picture stays');
-      q = QemuProcess.start({ mode: 'bus', bus, dir });
+      q = QemuProcess.start({ mode: 'bus', bus, dir, extraArgs: tablet });
       await waitFor(() => m!.reconnects >= 1 && view.console.status.reason === 'ok', 'the view to come back', 150_000);
       await q.waitSerial('GUEST-READY');
       await waitSame(q, view, 'after the restart');

@@ -6,25 +6,10 @@ import type { Variant } from './dbus/DbusWire.ts';
 import { UnixSocket, socketPair } from './dbus/UnixSocket.ts';
 import { libc } from '../linux/Libc.ts';
 import { QemuListener } from './QemuListener.ts';
-import { evdevToQnum } from '../protocol/Qnum.ts';
+import { QemuInput, type InputStats, type QemuPointer } from './QemuInput.ts';
 import { consolePath, type ConsoleInfo, type QemuSession } from './QemuSession.ts';
 
-/** QEMU's InputButton numbers (qapi/ui.json), as org.qemu.Display1.Mouse.Press takes them. */
-const BTN = { left: 0, middle: 1, right: 2, wheelUp: 3, wheelDown: 4 } as const;
-/** PointerInput button bits (0 left, 1 right, 2 middle) → QEMU buttons. */
-const BUTTON_BITS = [BTN.left, BTN.right, BTN.middle] as const;
-
-/** Pointer input, plus a wheel the QEMU path takes (positive = away from the user). */
-export type QemuPointer = PointerInput & { readonly wheel?: number };
-
-export interface InputStats {
-  keys: number;
-  pointer: number;
-  resizes: number;
-  /** Input calls QEMU answered with an error (e.g. SetAbsPosition on a relative mouse). */
-  errors: number;
-  lastError: string;
-}
+export type { QemuPointer, InputStats } from './QemuInput.ts';
 
 /**
  * One QEMU console as a lab VM: a DisplayConsole fed by a QemuListener (registered on a fresh
@@ -37,7 +22,11 @@ export class QemuView extends Disposable implements LabVm {
   public readonly console = this._register(new DisplayConsole());
   public readonly display = { console: this.console };
   public readonly listener: QemuListener;
-  public readonly input: InputStats = { keys: 0, pointer: 0, resizes: 0, errors: 0, lastError: '' };
+  /** Keyboard and mouse to QEMU, paced (QemuInput). */
+  private readonly _input = new QemuInput(
+    (iface, member, signature, body) => this._call(iface, member, signature, body),
+    () => ({ ...this.console.size, absolute: this._info.absoluteMouse }),
+  );
   public description: string;
   /** Listener registrations (the first plus re-registers for 7.2's silent resizes). */
   public registrations = 0;
@@ -47,8 +36,6 @@ export class QemuView extends Disposable implements LabVm {
   private _info: ConsoleInfo;
   private _lconn: DbusConnection | undefined;
   private _reattaching = false;
-  private _buttons = 0;
-  private _abs = { x: 0, y: 0 };
   private _sessionSub: IDisposable | undefined;
 
   public constructor(public readonly name: string, info: ConsoleInfo, optionalInterfaces?: readonly string[]) {
@@ -57,7 +44,19 @@ export class QemuView extends Disposable implements LabVm {
     this.description = '';
     this.listener = this._register(new QemuListener(this.console, optionalInterfaces));
     this._register(this.listener.onOutOfBounds(() => this._reattach('an Update outside the last Scanout')));
-    this._register(toDisposable(() => this._closeListener()));
+    this._register(toDisposable(() => {
+      this._input.clear();
+      this._closeListener();
+    }));
+  }
+
+  public get input(): InputStats {
+    return this._input.stats;
+  }
+
+  /** Input calls queued or not answered yet. */
+  public get pendingInput(): number {
+    return this._input.pending;
   }
 
   public get info(): ConsoleInfo {
@@ -147,53 +146,22 @@ export class QemuView extends Disposable implements LabVm {
     this._sessionSub?.dispose();
     this._sessionSub = undefined;
     this._session = undefined;
+    this._input.clear();
     this.console.setStatus('vm-stopped', why);
   }
 
-  /** Input calls sent and not answered yet. */
-  public pendingInput = 0;
-
-  private _call(iface: string, member: string, signature: string, body: unknown[]): void {
+  private _call(iface: string, member: string, signature: string, body: unknown[]): Promise<unknown> {
     const s = this._session;
-    if (!s || s.isLost) return;
-    this.pendingInput++;
-    s.call({ path: consolePath(this._info.id), interface: `org.qemu.Display1.${iface}`, member, signature, body }).catch((e: Error) => {
-      this.input.errors++;
-      this.input.lastError = `${iface}.${member}: ${e.message}`;
-    }).finally(() => { this.pendingInput--; });
+    if (!s || s.isLost) return Promise.reject(new Error('QEMU is not connected'));
+    return s.call({ path: consolePath(this._info.id), interface: `org.qemu.Display1.${iface}`, member, signature, body });
   }
 
   public sendKey(code: number, down: boolean): void {
-    const q = evdevToQnum(code);
-    if (q === undefined) return;
-    this.input.keys++;
-    this._call('Keyboard', down ? 'Press' : 'Release', 'u', [q]);
+    if (this._session) this._input.key(code, down);
   }
 
   public sendPointer(p: QemuPointer): void {
-    this.input.pointer++;
-    if (p.kind === 'abs') {
-      const { width, height } = this.console.size;
-      const x = Math.max(0, Math.min(Math.max(0, width - 1), Math.round(p.x)));
-      const y = Math.max(0, Math.min(Math.max(0, height - 1), Math.round(p.y)));
-      if (this._info.absoluteMouse) this._call('Mouse', 'SetAbsPosition', 'uu', [x, y]);
-      // A relative mouse (PS/2) follows the viewer's absolute pointer by deltas.
-      else if (x !== this._abs.x || y !== this._abs.y) this._call('Mouse', 'RelMotion', 'ii', [x - this._abs.x, y - this._abs.y]);
-      this._abs = { x, y };
-    } else if (p.dx !== 0 || p.dy !== 0) {
-      this._call('Mouse', 'RelMotion', 'ii', [Math.trunc(p.dx), Math.trunc(p.dy)]);
-    }
-    const changed = this._buttons ^ p.buttons;
-    for (let i = 0; i < BUTTON_BITS.length; i++) {
-      if (changed & (1 << i)) this._call('Mouse', p.buttons & (1 << i) ? 'Press' : 'Release', 'u', [BUTTON_BITS[i]]);
-    }
-    this._buttons = p.buttons & 7;
-    const wheel = Math.max(-16, Math.min(16, Math.trunc(p.wheel ?? 0)));
-    for (let i = 0; i < Math.abs(wheel); i++) {
-      const b = wheel > 0 ? BTN.wheelUp : BTN.wheelDown;
-      this._call('Mouse', 'Press', 'u', [b]);
-      this._call('Mouse', 'Release', 'u', [b]);
-    }
+    if (this._session) this._input.pointer(p);
   }
 
   public requestResize(width: number, height: number): void {
@@ -201,6 +169,10 @@ export class QemuView extends Disposable implements LabVm {
     this.input.resizes++;
     // Millimetres at 96 DPI: the guest only uses them for its DPI guess.
     const mm = (px: number): number => Math.min(0xffff, Math.round((px * 25.4) / 96));
-    this._call('Console', 'SetUIInfo', 'qqiiuu', [mm(width), mm(height), 0, 0, width, height]);
+    // Not paced: a mode hint, not a PS/2 byte stream.
+    this._call('Console', 'SetUIInfo', 'qqiiuu', [mm(width), mm(height), 0, 0, width, height]).catch((e: Error) => {
+      this.input.resizeErrors++;
+      this.input.lastError = `Console.SetUIInfo: ${e.message}`;
+    });
   }
 }

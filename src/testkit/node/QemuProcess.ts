@@ -42,7 +42,8 @@ export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | u
 
 /**
  * A real qemu-system-x86_64 under TCG with `-display dbus`, booting the test guest (a busybox
- * shell on the VGA text console; GUEST-READY and MOUSE lines on the serial log).
+ * shell on the VGA text console; GUEST-READY, the guest's pointer events (INPUT-DEVICE/INPUT lines
+ * from test/qemu/inputlog.c) and DRM-MODE lines on the serial log).
  */
 export class QemuProcess {
   public readonly qmpPath: string;
