@@ -216,7 +216,7 @@ describe('RfbConnection', () => {
     assert.equal(early.closed, 'bytes in clear during the TLS handshake');
     early.conn.tlsEstablished();
     assert.equal(early.shared, undefined);
-    assert.deepEqual(early.out, [0, 1, ...u32(260), 1], 'no SecurityResult after the close');
+    assert.deepEqual(early.out, [1, 19, 0, 2, 0, 1, ...u32(260), 1], 'no SecurityResult after the close');
   });
 
   it('closes a client whose input cannot form a message within the bound', () => {
