@@ -78,6 +78,10 @@ function webSocketSecurity(s: RfbSecurity): RfbSecurity {
   return s.password === undefined ? { type: 'none' } : { type: 'vnc', password: s.password };
 }
 
+/** On a graceful close: at most this much still queued is sent, for at most this long. */
+const CLOSE_FLUSH_BYTES = 64 * 1024;
+const CLOSE_GRACE_MS = 5_000;
+
 /** zlib for ZRLE: one stream per connection, each rectangle ended with a sync flush. */
 function zlibStream(level: number): { deflate: Deflater; stream: Deflate } {
   const stream = createDeflate({ level });
@@ -213,11 +217,17 @@ export class RfbServer {
       write: (b, flushed) => { socket.write(b, () => flushed()); },
       get buffered() { return socket.writableLength; },
       // Graceful (a failure reason still reaches the client), but never held open by a peer
-      // that does not read: destroyed when the queue cannot drain.
+      // that does not read: destroyed when more than a reason is queued (TLS always holds a
+      // little: it encrypts asynchronously), and in any case after a grace period.
       close: (hard) => {
         tls?.cancel();
-        if (hard || socket.writableLength > 0) socket.destroy();
-        else socket.end();
+        if (hard || socket.writableLength > CLOSE_FLUSH_BYTES) {
+          socket.destroy();
+          return;
+        }
+        const s = socket;
+        s.end();
+        setTimeout(() => s.destroy(), CLOSE_GRACE_MS).unref();
       },
     };
     if (security.type === 'vencrypt') {
