@@ -40,8 +40,8 @@ export interface VeNCryptConfig {
 /**
  * The one subtype offered. With a password only X509Vnc: offering X509None next to it would let
  * any client skip the password. Anonymous TLS (TLSNone/TLSVnc) is never offered: its anonymous
- * Diffie-Hellman cipher suites are not in Node's OpenSSL build and would not authenticate the
- * server anyway.
+ * Diffie-Hellman suites need OpenSSL's security level 0 and TLS 1.2, and prove nothing about the
+ * server (see SECURITY.md §6).
  */
 export function vencryptSubtypes(c: VeNCryptConfig): readonly number[] {
   return c.password === undefined ? [VENCRYPT_X509_NONE] : [VENCRYPT_X509_VNC];
