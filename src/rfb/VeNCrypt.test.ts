@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { VmChannel } from '../server/VmChannel.ts';
@@ -67,8 +68,8 @@ class Reader {
 
 const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
 
-/** RFB 3.8 up to VeNCrypt's ack; returns the offered subtypes and the ack byte. */
-async function negotiate(port: number, subtype?: number): Promise<{ r: Reader; subtypes: number[]; ack: number }> {
+/** RFB 3.8 up to VeNCrypt's subtype list. */
+async function toSubtypes(port: number): Promise<{ r: Reader; subtypes: number[] }> {
   const s = tcpConnect({ host: '127.0.0.1', port });
   const r = new Reader(s);
   assert.equal((await r.read(12)).toString(), 'RFB 003.008\n');
@@ -81,7 +82,13 @@ async function negotiate(port: number, subtype?: number): Promise<{ r: Reader; s
   assert.equal(ok, 0);
   const list = await r.read(4 * n!);
   const subtypes = Array.from({ length: n! }, (_, i) => list.readUInt32BE(4 * i));
-  s.write(u32(subtype ?? subtypes[0]!));
+  return { r, subtypes };
+}
+
+/** RFB 3.8 up to VeNCrypt's ack; returns the offered subtypes and the ack byte. */
+async function negotiate(port: number, subtype?: number): Promise<{ r: Reader; subtypes: number[]; ack: number }> {
+  const { r, subtypes } = await toSubtypes(port);
+  r.socket.write(u32(subtype ?? subtypes[0]!));
   const ack = (await r.read(1))[0]!;
   return { r, subtypes, ack };
 }
@@ -164,6 +171,44 @@ describe('VeNCrypt X509 on RfbServer', () => {
     }
     assert.equal(bad, 0, `${bad} pixels differ`);
     r.socket.destroy();
+  });
+
+  it('a client that sends its ClientHello with the subtype, without waiting for the ack, still gets TLS', async () => {
+    const server = await serve({ type: 'vencrypt', context: createSecureContext({ cert: cert.cert, key: cert.key }) });
+    const { r } = await toSubtypes(server.ports[0]!.port);
+    const raw = r.socket;
+    raw.removeAllListeners('data');
+    // Node's TLS client over a stream of ours: its first write (the ClientHello) leaves in one
+    // TCP write together with the subtype; of the server's answer, the first byte is the ack.
+    let first = true;
+    let ack = -1;
+    const pipe = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        raw.write(first ? Buffer.concat([u32(260), chunk]) : chunk);
+        first = false;
+        done();
+      },
+    });
+    raw.on('data', (d: Buffer) => {
+      if (ack < 0) {
+        ack = d[0]!;
+        d = d.subarray(1);
+      }
+      if (d.length > 0) pipe.push(d);
+    });
+    // The server's handshake deadline ends a handshake that never completes: fail then, not hang.
+    raw.on('close', () => pipe.destroy(new Error('the server closed the connection')));
+    const t = tlsConnect({ socket: pipe as unknown as Socket, ca: cert.cert, host: '127.0.0.1' });
+    await new Promise<void>((res, rej) => { t.once('secureConnect', () => res()); t.once('error', rej); });
+    assert.equal(ack, 1);
+    assert.equal(t.authorized, true);
+    const tr = new Reader(t);
+    assert.equal((await tr.read(4)).readUInt32BE(0), 0, 'SecurityResult ok inside TLS');
+    t.write(Buffer.of(1));
+    const init = await tr.read(24);
+    assert.deepEqual([init.readUInt16BE(0), init.readUInt16BE(2)], [W, H]);
+    raw.destroy();
   });
 
   it('X509Vnc: the password is checked inside TLS; a wrong one fails with a reason', async () => {

@@ -87,6 +87,9 @@ export interface TlsUpgrade {
  */
 export function startServerTls(raw: Socket, context: SecureContext, pending: Uint8Array, timeoutMs: number,
   secure: () => void, failed: (reason: string) => void): TlsUpgrade {
+  // Paused, so that the pending bytes wait in the socket's buffer (flowing with no 'data'
+  // listener would drop them) until TLSSocket reads them out on its first tick.
+  raw.pause();
   if (pending.length > 0) raw.unshift(Buffer.from(pending));
   const socket = new TLSSocket(raw, { isServer: true, secureContext: context });
   // `settled`: the handshake ended (secure, failed or timed out); later errors still close.
