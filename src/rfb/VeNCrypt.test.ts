@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
+import { WebSocket, WebSocketServer } from 'ws';
 import { VmChannel } from '../server/VmChannel.ts';
 import { VmRegistry, type LabVm } from '../server/VmRegistry.ts';
 import { doubleBuffered, gvtVm, type TestVm } from '../testkit/node/LabRig.ts';
@@ -209,6 +210,29 @@ describe('VeNCrypt X509 on RfbServer', () => {
     const init = await tr.read(24);
     assert.deepEqual([init.readUInt16BE(0), init.readUInt16BE(2)], [W, H]);
     raw.destroy();
+  });
+
+  it('the WebSocket path (/vnc/<vm>, TLS from wss there) offers the inner security: VNC Authentication, not VeNCrypt', async () => {
+    const password = new TextEncoder().encode('s3cret');
+    const server = await serve({ type: 'vencrypt', context: createSecureContext({ cert: cert.cert, key: cert.key }), password });
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => server.acceptWebSocket(vm, ws, 'ws-test'));
+    const addr = wss.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    const ws = new WebSocket(`ws://127.0.0.1:${addr.port}/`);
+    let got = Buffer.alloc(0);
+    const types = await new Promise<number[]>((resolve, reject) => {
+      ws.on('error', reject);
+      ws.on('message', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.length === 12) ws.send(Buffer.from('RFB 003.008\n'));
+        if (got.length >= 14) resolve([...got.subarray(12, 14)]);
+      });
+    });
+    assert.deepEqual(types, [1, 2]);
+    ws.close();
+    await new Promise<void>((r) => wss.close(() => r()));
   });
 
   it('X509Vnc: the password is checked inside TLS; a wrong one fails with a reason', async () => {
