@@ -74,7 +74,7 @@ export function vencryptSubtypeReply(chosen: Uint8Array, subtypes: readonly numb
 export interface TlsUpgrade {
   /** The socket RFB continues on (writes before the handshake ends are queued by TLS). */
   readonly socket: TLSSocket;
-  /** Stop the handshake timer (the connection closes another way). */
+  /** Stop the handshake timer and any further report (the connection is closing anyway). */
   cancel(): void;
 }
 
