@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { selfSignedCert } from '../testkit/node/SelfSignedCert.ts';
 
 // Every command's exit codes, from the outside: 2 for a usage error (bad flag value, unknown
 // command or option, missing flag, bad combination) with nothing started and nothing on stdout;
@@ -81,7 +82,15 @@ describe('vgpu-display exit codes', () => {
   });
 
   it('run: every bad flag exits 2 before a port is bound or a guest boots', async () => {
+    // TLS material that cannot serve: not PEM at all, and a key that belongs to another certificate.
+    const junk = join(dir, 'junk.pem');
+    writeFileSync(junk, 'not a certificate\n');
+    const a = selfSignedCert(dir, 'a');
+    const b = selfSignedCert(dir, 'b');
     await Promise.all([
+      usageError(['run', '--vnc', '5990', '--tls-cert', junk, '--tls-key', junk], /--tls-cert .*junk\.pem \/ --tls-key .*junk\.pem: .*(PEM|no start line)/i),
+      usageError(['run', '--vnc', '5990', '--tls-cert', a.certFile, '--tls-key', b.keyFile], /--tls-cert .*a\.pem \/ --tls-key .*b-key\.pem: .*key values mismatch/),
+      usageError(['run', '--vnc', '5990', '--tls-cert', a.certFile], /--tls-cert and --tls-key go together/),
       usageError(['run', '--interval', '0', '--port', '0'], /'--interval <ms>' argument '0' is invalid\. expected an integer in 1\.\.10000/),
       usageError(['run', '--port', '65536'], /'--port <port>' argument '65536' is invalid/),
       usageError(['run', '--vms', 'gvt,nope'], /'nope' is not a gvt or bochs VM kind/),
@@ -90,7 +99,7 @@ describe('vgpu-display exit codes', () => {
       usageError(['run', '--listen', 'example'], /'--listen <address>' argument 'example' is invalid/),
       usageError(['run', '--listen', '0.0.0.0'], /--listen 0\.0\.0\.0 is not loopback: give a token with --token-file/),
       usageError(['run', '--listen', '0.0.0.0', '--token-file', '/dev/null'], /--token-file: \/dev\/null must hold one token/),
-      usageError(['run', '--vnc', '0.0.0.0:5990'], /--vnc on 0\.0\.0\.0 \(not loopback\) needs a password/),
+      usageError(['run', '--vnc', '0.0.0.0:5990'], /--vnc on 0\.0\.0\.0 \(not loopback\) needs a password \(--vnc-password-file PATH or VGPU_DISPLAY_VNC_PASSWORD\) or TLS \(--tls-cert and --tls-key\)/),
       usageError(['run', '--vnc', 'nope'], /--vnc takes \[ADDR:\]PORT/),
       usageError(['run', '--token', ''], /'--token <token>' argument '' is invalid\. must not be empty/),
       usageError(['run', '--device', 'emulated:nope'], /unknown emulated type 'nope'/),

@@ -1,5 +1,9 @@
 import { DEFAULT_MESSAGE_LIMITS, parseClientMessage, type ClientMessage, type MessageLimits } from './ClientMessages.ts';
 import { encodePixelFormat, SERVER_PIXEL_FORMAT, PIXEL_FORMAT_BYTES } from './PixelFormat.ts';
+import {
+  SECURITY_VENCRYPT, VENCRYPT_VERSION, VENCRYPT_X509_VNC, vencryptSubtypeName, vencryptSubtypeReply, vencryptSubtypes,
+  vencryptVersionReply, type VeNCryptConfig,
+} from './VeNCrypt.ts';
 import { SERVER_VERSION, negotiateVersion, type RfbVersion } from './Version.ts';
 import { VNC_CHALLENGE_BYTES, vncAuthCheck, vncChallenge } from './VncAuth.ts';
 
@@ -8,12 +12,23 @@ export interface RfbTransport {
   write(bytes: Uint8Array): void;
   /** Close the connection; `reason` is for the log (already sent to the client where RFB allows). */
   close(reason: string): void;
+  /**
+   * VeNCrypt: run the server side of a TLS handshake on this transport now (the subtype ack is
+   * written). `pending`: bytes the client sent past its subtype, TLS's first input. When the
+   * handshake is done the transport calls `tlsEstablished()` and feeds decrypted bytes to
+   * `receive()`; on failure it calls `fail()`. Only a TCP transport can; others never get VeNCrypt.
+   */
+  startTls?(pending: Uint8Array): void;
 }
 
-/** Security types offered (RFC 6143 §7.2). */
+/**
+ * Security types offered (RFC 6143 §7.2): exactly one, as QEMU does, so that a client can never
+ * pick a weaker one. 'vencrypt' is VeNCrypt X509None, or X509Vnc when it has a password.
+ */
 export type RfbSecurity =
   | { readonly type: 'none' }
-  | { readonly type: 'vnc'; readonly password: Uint8Array };
+  | { readonly type: 'vnc'; readonly password: Uint8Array }
+  | ({ readonly type: 'vencrypt' } & VeNCryptConfig);
 
 export const SECURITY_NONE = 1;
 export const SECURITY_VNC = 2;
@@ -29,16 +44,17 @@ export interface RfbConnectionHandler {
   message(m: ClientMessage): void;
 }
 
-type State = 'version' | 'security' | 'vnc-auth' | 'client-init' | 'normal' | 'closed';
+type State = 'version' | 'security' | 'vencrypt-version' | 'vencrypt-subtype' | 'tls' | 'vnc-auth' | 'client-init' | 'normal' | 'closed';
 
 /** Bytes a client may have buffered with us before the message they form is complete. */
 const MAX_INPUT = DEFAULT_MESSAGE_LIMITS.maxCutText + 64 * 1024;
 
 /**
  * The server side of one RFB 3.3/3.7/3.8 connection up to and including message parsing:
- * ProtocolVersion, security (None or VNC Authentication), ClientInit/ServerInit, then client
- * messages handed to the handler one by one. Transport-agnostic (TCP or WebSocket). Any protocol
- * error closes this connection with a reason and touches nothing else.
+ * ProtocolVersion, security (None, VNC Authentication or VeNCrypt X509), ClientInit/ServerInit,
+ * then client messages handed to the handler one by one. Transport-agnostic (TCP or WebSocket;
+ * VeNCrypt's TLS is the transport's `startTls`). Any protocol error closes this connection with a
+ * reason and touches nothing else.
  */
 export class RfbConnection {
   public version: RfbVersion = '3.8';
@@ -54,6 +70,8 @@ export class RfbConnection {
   private _end = 0;
   private _challenge: Uint8Array | undefined;
   private _closeReason = '';
+  /** The VeNCrypt subtype the client chose (0: not VeNCrypt). */
+  private _subtype = 0;
 
   public constructor(transport: RfbTransport, security: RfbSecurity, handler: RfbConnectionHandler,
     limits: MessageLimits = DEFAULT_MESSAGE_LIMITS) {
@@ -72,9 +90,31 @@ export class RfbConnection {
     return this._closeReason;
   }
 
+  /** The VeNCrypt subtype in use, e.g. 'X509None'; undefined without VeNCrypt. */
+  public get vencryptSubtype(): string | undefined {
+    return this._subtype === 0 ? undefined : vencryptSubtypeName(this._subtype);
+  }
+
+  /** The transport finished the TLS handshake: the sub-authentication runs inside TLS. */
+  public tlsEstablished(): void {
+    if (this._state !== 'tls') return;
+    if (this._subtype === VENCRYPT_X509_VNC) {
+      this._sendChallenge();
+      return;
+    }
+    // X509None: the SecurityResult comes in every RFB version (QEMU, libvncclient).
+    this._transport.write(this._u32(0));
+    this._state = 'client-init';
+  }
+
   /** Bytes from the client, in any split. */
   public receive(chunk: Uint8Array): void {
     if (this._state === 'closed') return;
+    if (this._state === 'tls') {
+      // The transport owns every byte until TLS is up: one here would skip the encryption.
+      this.fail('bytes in clear during the TLS handshake');
+      return;
+    }
     if (this._end - this._start + chunk.length > MAX_INPUT) {
       this.fail(`client sent more than ${MAX_INPUT} bytes that do not form a message`);
       return;
@@ -133,7 +173,16 @@ export class RfbConnection {
   }
 
   private get _securityType(): number {
-    return this._security.type === 'vnc' ? SECURITY_VNC : SECURITY_NONE;
+    switch (this._security.type) {
+      case 'none': return SECURITY_NONE;
+      case 'vnc': return SECURITY_VNC;
+      case 'vencrypt': return SECURITY_VENCRYPT;
+    }
+  }
+
+  /** The password VNC Authentication checks against (plain, or inside VeNCrypt X509Vnc). */
+  private get _password(): Uint8Array | undefined {
+    return this._security.type === 'none' ? undefined : this._security.password;
   }
 
   /** Run one step of the state machine; false when more bytes are needed. */
@@ -151,6 +200,14 @@ export class RfbConnection {
           return false;
         }
         this.version = r;
+        if (r === '3.3' && this._security.type === 'vencrypt') {
+          // 3.3 has no security list to offer VeNCrypt in, and None would bypass TLS (QEMU: same).
+          const reason = 'this server needs VeNCrypt (TLS), which needs RFB 3.7 or later';
+          this._transport.write(this._u32(0));
+          this._transport.write(this._reasonBytes(reason));
+          this.fail(reason);
+          return false;
+        }
         if (r === '3.3') {
           // The server picks the type.
           this._transport.write(this._u32(this._securityType));
@@ -171,11 +228,46 @@ export class RfbConnection {
         this._afterSecurityChoice();
         return true;
       }
+      case 'vencrypt-version': {
+        const v = this._take(2);
+        if (v === undefined || this._security.type !== 'vencrypt') return false;
+        const r = vencryptVersionReply(v, vencryptSubtypes(this._security));
+        this._transport.write(r.reply);
+        if (r.error !== undefined) {
+          this.fail(r.error);
+          return false;
+        }
+        this._state = 'vencrypt-subtype';
+        return true;
+      }
+      case 'vencrypt-subtype': {
+        const c = this._take(4);
+        if (c === undefined || this._security.type !== 'vencrypt') return false;
+        const r = vencryptSubtypeReply(c, vencryptSubtypes(this._security));
+        this._transport.write(r.reply);
+        if (r.subtype === undefined) {
+          this.fail(r.error ?? 'VeNCrypt subtype refused');
+          return false;
+        }
+        if (this._transport.startTls === undefined) {
+          this.fail('this transport cannot carry TLS');
+          return false;
+        }
+        this._subtype = r.subtype;
+        this._state = 'tls';
+        // Whatever follows the subtype is TLS: it leaves this buffer for the transport's TLS.
+        const pending = this._buf.slice(this._start, this._end);
+        this._start = this._end = 0;
+        this._transport.startTls(pending);
+        return false;
+      }
+      case 'tls':
+        return false;
       case 'vnc-auth': {
         const resp = this._take(VNC_CHALLENGE_BYTES);
         if (resp === undefined) return false;
-        const sec = this._security;
-        if (sec.type !== 'vnc' || this._challenge === undefined || !vncAuthCheck(sec.password, this._challenge, resp)) {
+        const password = this._password;
+        if (password === undefined || this._challenge === undefined || !vncAuthCheck(password, this._challenge, resp)) {
           this._securityFailed('authentication failed');
           return false;
         }
@@ -213,14 +305,23 @@ export class RfbConnection {
 
   private _afterSecurityChoice(): void {
     if (this._security.type === 'vnc') {
-      this._challenge = vncChallenge();
-      this._transport.write(this._challenge);
-      this._state = 'vnc-auth';
+      this._sendChallenge();
+      return;
+    }
+    if (this._security.type === 'vencrypt') {
+      this._transport.write(VENCRYPT_VERSION);
+      this._state = 'vencrypt-version';
       return;
     }
     // None: only 3.8 sends a SecurityResult.
     if (this.version === '3.8') this._transport.write(this._u32(0));
     this._state = 'client-init';
+  }
+
+  private _sendChallenge(): void {
+    this._challenge = vncChallenge();
+    this._transport.write(this._challenge);
+    this._state = 'vnc-auth';
   }
 
   private _securityFailed(reason: string): void {

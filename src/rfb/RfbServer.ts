@@ -10,6 +10,7 @@ import type { LabVm, VmRegistry } from '../server/VmRegistry.ts';
 import { RfbClient, type Deflater, type RfbOutput } from './RfbClient.ts';
 import { RfbConnection, type RfbSecurity } from './RfbConnection.ts';
 import { RfbScreen } from './RfbScreen.ts';
+import { startServerTls, type TlsUpgrade } from './VeNCrypt.ts';
 
 /** Where VM channels come from: the lab server owns one per watched VM. */
 export interface ChannelHost {
@@ -24,7 +25,10 @@ export interface RfbServerOptions {
   readonly listen?: string;
   /** First port: VM i (in registry order) gets port + i. 0: each VM gets a free port (tests). */
   readonly port?: number;
+  /** On the TCP ports. The WebSocket path gets its inner part (VeNCrypt's TLS is wss there). */
   readonly security: RfbSecurity;
+  /** VeNCrypt: a client that has not finished its TLS handshake this long after the ack is closed. Default 10 000 ms. */
+  readonly tlsHandshakeMs?: number;
   /** VNC clients at once, over all VMs (TCP and WebSocket). Default 128. */
   readonly maxClients?: number;
   /** Bytes waiting in one client's socket before no more updates are built. Default 2 MiB. */
@@ -55,6 +59,28 @@ interface Live {
   readonly remote: string;
   close(reason: string, hard?: boolean): void;
 }
+
+/** What a connection's bytes travel over (a TCP socket, maybe TLS inside, or a WebSocket). */
+interface Io {
+  write(b: Uint8Array, flushed: () => void): void;
+  readonly buffered: number;
+  close(hard: boolean): void;
+  startTls?(pending: Uint8Array): void;
+}
+
+/**
+ * The security the WebSocket path offers for the TCP ports' `s`: noVNC has no TLS inside RFB, and
+ * `/vnc/<vm>` is already behind the lab's token and, with --tls-cert, wss (QEMU's websocket does
+ * the same: TLS at the WebSocket layer, the inner authentication inside).
+ */
+function webSocketSecurity(s: RfbSecurity): RfbSecurity {
+  if (s.type !== 'vencrypt') return s;
+  return s.password === undefined ? { type: 'none' } : { type: 'vnc', password: s.password };
+}
+
+/** On a graceful close: at most this much still queued is sent, for at most this long. */
+const CLOSE_FLUSH_BYTES = 64 * 1024;
+const CLOSE_GRACE_MS = 5_000;
 
 /** zlib for ZRLE: one stream per connection, each rectangle ended with a sync flush. */
 function zlibStream(level: number): { deflate: Deflater; stream: Deflate } {
@@ -145,7 +171,7 @@ export class RfbServer {
   /** RFB over a WebSocket the lab server accepted for `/vnc/<vm>` (token and origin checked there). */
   public acceptWebSocket(vm: LabVm, ws: WebSocket, remote: string): void {
     let buffered = (): number => ws.bufferedAmount;
-    const live = this._open(vm, remote, {
+    const live = this._open(vm, remote, webSocketSecurity(this._o.security), {
       write: (b, flushed) => ws.send(b, { binary: true }, () => {
         flushed();
         live?.output.drained();
@@ -174,34 +200,61 @@ export class RfbServer {
     this._listeners.length = 0;
   }
 
-  private _accept(vm: LabVm, socket: Socket): void {
-    socket.setNoDelay(true);
+  private _accept(vm: LabVm, raw: Socket): void {
+    raw.setNoDelay(true);
     const gate = this._o.gate;
-    const live = this._open(vm, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, {
+    const security = this._o.security;
+    // The socket RFB is spoken on: `raw`, then its TLSSocket once VeNCrypt starts TLS.
+    let socket: Socket = raw;
+    let tls: TlsUpgrade | undefined;
+    const onData = (d: Buffer): void => {
+      live.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length));
+      // Past the handshake (and security): no pre-auth deadline or eviction any more.
+      if (live.client !== undefined) gate?.promote(raw);
+    };
+    const onDrain = (): void => live.output.drained();
+    const io: Io = {
       write: (b, flushed) => { socket.write(b, () => flushed()); },
       get buffered() { return socket.writableLength; },
       // Graceful (a failure reason still reaches the client), but never held open by a peer
-      // that does not read: destroyed when the queue cannot drain.
+      // that does not read: destroyed when more than a reason is queued (TLS always holds a
+      // little: it encrypts asynchronously), and in any case after a grace period.
       close: (hard) => {
-        if (hard || socket.writableLength > 0) socket.destroy();
-        else socket.end();
+        tls?.cancel();
+        if (hard || socket.writableLength > CLOSE_FLUSH_BYTES) {
+          socket.destroy();
+          return;
+        }
+        const s = socket;
+        s.end();
+        setTimeout(() => s.destroy(), CLOSE_GRACE_MS).unref();
       },
-    });
-    if (live === undefined) {
-      socket.destroy();
+    };
+    if (security.type === 'vencrypt') {
+      io.startTls = (pending) => {
+        raw.off('data', onData);
+        raw.off('drain', onDrain);
+        tls = startServerTls(raw, security.context, pending, this._o.tlsHandshakeMs ?? 10_000,
+          () => live.conn.tlsEstablished(), (reason) => live.close(reason, true));
+        socket = tls.socket;
+        socket.on('data', onData);
+        socket.on('drain', onDrain);
+        socket.on('close', () => this._gone(live));
+      };
+    }
+    const maybe = this._open(vm, `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`, security, io);
+    if (maybe === undefined) {
+      raw.destroy();
       return;
     }
-    socket.on('data', (d: Buffer) => {
-      live.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length));
-      // Past the handshake (and security): no pre-auth deadline or eviction any more.
-      if (live.client !== undefined) gate?.promote(socket);
-    });
-    socket.on('drain', () => live.output.drained());
-    socket.on('close', () => this._gone(live));
-    socket.on('error', () => socket.destroy());
+    const live = maybe;
+    raw.on('data', onData);
+    raw.on('drain', onDrain);
+    raw.on('close', () => this._gone(live));
+    raw.on('error', () => raw.destroy());
   }
 
-  private _open(vm: LabVm, remote: string, io: { write(b: Uint8Array, flushed: () => void): void; readonly buffered: number; close(hard: boolean): void }): Live | undefined {
+  private _open(vm: LabVm, remote: string, security: RfbSecurity, io: Io): Live | undefined {
     if (this._closed || this._live.size >= (this._o.maxClients ?? 128)) {
       this._peerLog('vnc-full', 'refused VNC clients', () => `vnc: refused ${remote} for VM '${vm.name}': too many VNC clients`);
       return undefined;
@@ -234,7 +287,11 @@ export class RfbServer {
     let closed = false;
     live = {
       vm, remote, output, client: undefined, zlib: undefined,
-      conn: new RfbConnection({ write: (b) => output.write(b), close: (reason) => live.close(reason) }, this._o.security, {
+      conn: new RfbConnection({
+        write: (b) => output.write(b),
+        close: (reason) => live.close(reason),
+        ...(io.startTls === undefined ? {} : { startTls: io.startTls }),
+      }, security, {
         init: (shared) => {
           if (!shared) {
             for (const other of [...this._live]) {

@@ -4,9 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Msg } from '../../protocol/RemoteProtocol.ts';
+import { selfSignedCert } from '../../testkit/node/SelfSignedCert.ts';
 import { TestClient } from '../../testkit/node/TestClient.ts';
+import { VNC_PASSWORD_ENV, vncSecurity } from './run.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/vgpu-display.mjs', import.meta.url));
 
@@ -101,6 +104,48 @@ describe('vgpu-display run', () => {
     assert.equal(await open.exit, 2);
     assert.match(open.out(), /needs a password/);
     assert.doesNotMatch(open.out(), /booting/);
+  });
+
+  it('VNC security: TLS gives VeNCrypt (X509Vnc with a password), off loopback TLS alone starts with a warning', () => {
+    const { cert, key } = selfSignedCert(TOKEN_DIR, 'vnc');
+    const tls = { cert, key };
+    const kinds = (r: ReturnType<typeof vncSecurity>): string => (typeof r === 'string' ? r
+      : `${r.security.type}${r.security.type !== 'none' && r.security.password !== undefined ? '+password' : ''}${r.warnings.length > 0 ? ' warned' : ''}`);
+    const pw = { [VNC_PASSWORD_ENV]: 'pw' };
+    assert.equal(kinds(vncSecurity('127.0.0.1', undefined, {}, undefined)), 'none');
+    assert.equal(kinds(vncSecurity('127.0.0.1', undefined, {}, tls)), 'vencrypt');
+    assert.equal(kinds(vncSecurity('0.0.0.0', undefined, {}, tls)), 'vencrypt warned');
+    assert.equal(kinds(vncSecurity('0.0.0.0', undefined, pw, tls)), 'vencrypt+password');
+    assert.equal(kinds(vncSecurity('0.0.0.0', undefined, pw, undefined)), 'vnc+password');
+    assert.match(kinds(vncSecurity('::', undefined, {}, undefined)), /needs a password .* or TLS/);
+    assert.match(kinds(vncSecurity('0.0.0.0', undefined, {}, { cert, key: Buffer.from('junk') })), /--tls-cert\/--tls-key:/);
+    const w = vncSecurity('0.0.0.0', undefined, {}, tls);
+    assert.ok(typeof w !== 'string');
+    assert.match(w.warnings[0]!, /encrypted, but anyone who reaches the port sees and controls the VMs/);
+  });
+
+  it('--vnc with --tls-cert/--tls-key offers VeNCrypt (type 19) only on the VNC port', async () => {
+    const { certFile, keyFile } = selfSignedCert(TOKEN_DIR, 'run');
+    const p = start(['--vms', 'bochs', '--port', '0', '--vnc', '0', '--tls-cert', certFile, '--tls-key', keyFile]);
+    try {
+      const m = await waitForOutput(p, /VNC bochs-1: 127\.0\.0\.1:(\d+) VeNCrypt X509None/);
+      const s = connect({ host: '127.0.0.1', port: Number(m[1]) });
+      let got = Buffer.alloc(0);
+      const types = await new Promise<number[]>((resolve, reject) => {
+        s.on('error', reject);
+        s.on('data', (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (got.length === 12) s.write('RFB 003.008\n');
+          if (got.length >= 14) resolve([...got.subarray(12, 14)]);
+        });
+      });
+      s.destroy();
+      assert.deepEqual(types, [1, 19]);
+      p.child.kill('SIGINT');
+      assert.equal(await p.exit, 0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
   });
 
   it('refuses bad flags with exit code 2 and a message, before booting anything', async () => {

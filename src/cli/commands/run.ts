@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Lab, type ExternalDevice } from '../../lab/Lab.ts';
 import type { RfbSecurity } from '../../rfb/RfbConnection.ts';
@@ -46,6 +47,13 @@ function accessConfig(o: AccessFlags, env: NodeJS.ProcessEnv): { token?: string;
     } catch (err) {
       return `--tls-cert/--tls-key: ${err instanceof Error ? err.message : String(err)}`;
     }
+    // A certificate that does not parse or a key that does not match is refused here, before
+    // the HTTP server or a VNC port could find out.
+    try {
+      createSecureContext(tls);
+    } catch (err) {
+      return `--tls-cert ${o.tlsCert} / --tls-key ${o.tlsKey}: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   if (!isLoopbackAddress(o.listen)) {
     if (token === undefined) return `--listen ${o.listen} is not loopback: give a token with --token-file or ${TOKEN_ENV}`;
@@ -68,8 +76,15 @@ function vncAddress(v: string): { listen: string; port: number } {
 /** The environment variable that carries the VNC password (never the command line). */
 export const VNC_PASSWORD_ENV = 'VGPU_DISPLAY_VNC_PASSWORD';
 
-/** VNC security: None on loopback; VNC Authentication (password from a file or the environment) elsewhere. */
-function vncSecurity(listen: string, passwordFile: string | undefined, env: NodeJS.ProcessEnv): RfbSecurity | string {
+/**
+ * VNC security, decided before anything starts. With --tls-cert/--tls-key: VeNCrypt X509 (X509Vnc
+ * with a password, else X509None), on any address. Otherwise VNC Authentication with a password
+ * (from a file or the environment, never the command line), or None on loopback only. Off
+ * loopback, TLS without a password starts, as QEMU's `tls-creds` without `password` does, with a
+ * warning: encrypted and the server proven, but whoever reaches the port gets the VMs.
+ */
+export function vncSecurity(listen: string, passwordFile: string | undefined, env: NodeJS.ProcessEnv,
+  tls?: { cert: Buffer; key: Buffer }): { security: RfbSecurity; warnings: string[] } | string {
   let password: string | undefined;
   if (passwordFile !== undefined) {
     try {
@@ -81,11 +96,25 @@ function vncSecurity(listen: string, passwordFile: string | undefined, env: Node
     password = env[VNC_PASSWORD_ENV];
   }
   if (password !== undefined && password.length === 0) return 'the VNC password is empty';
-  if (password === undefined) {
-    if (!isLoopbackAddress(listen)) return `--vnc on ${listen} (not loopback) needs a password: --vnc-password-file PATH or ${VNC_PASSWORD_ENV}`;
-    return { type: 'none' };
+  const pw = password === undefined ? undefined : new TextEncoder().encode(password);
+  const loopback = isLoopbackAddress(listen);
+  if (tls !== undefined) {
+    let context;
+    try {
+      context = createSecureContext(tls);
+    } catch (err) {
+      return `--tls-cert/--tls-key: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const warnings = pw !== undefined || loopback ? [] : [
+      `warning: --vnc on ${listen} (not loopback) with TLS but no password: the link is encrypted, but anyone who reaches the port sees and controls the VMs; set --vnc-password-file or ${VNC_PASSWORD_ENV}`,
+    ];
+    return { security: pw === undefined ? { type: 'vencrypt', context } : { type: 'vencrypt', context, password: pw }, warnings };
   }
-  return { type: 'vnc', password: new TextEncoder().encode(password) };
+  if (pw !== undefined) return { security: { type: 'vnc', password: pw }, warnings: [] };
+  if (!loopback) {
+    return `--vnc on ${listen} (not loopback) needs a password (--vnc-password-file PATH or ${VNC_PASSWORD_ENV}) or TLS (--tls-cert and --tls-key)`;
+  }
+  return { security: { type: 'none' }, warnings: [] };
 }
 
 export function register(program: Command): void {
@@ -100,7 +129,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port (the next free one is used when it is taken; 0: any)', integer(0, 65535), 8080)
     .option('--token <token>', `access token (deprecated: visible in /proc; use --token-file or ${TOKEN_ENV})`, nonEmpty)
     .option('--token-file <path>', `file holding the access token (or set ${TOKEN_ENV}); required off loopback`)
-    .option('--tls-cert <path>', 'PEM certificate: serve HTTPS and WSS (with --tls-key)')
+    .option('--tls-cert <path>', 'PEM certificate: serve HTTPS and WSS, and VNC over VeNCrypt X509 with --vnc (with --tls-key)')
     .option('--tls-key <path>', 'PEM private key for --tls-cert')
     .option('--insecure', 'allow a non-loopback --listen without TLS (the token and input cross in clear)', false)
     .option('--max-queued <MiB>', 'bytes queued for all viewers together, at most (MiB)', integer(1, 65536), 256)
@@ -111,7 +140,7 @@ export function register(program: Command): void {
     .option('--qemu <spec>', 'also show a QEMU VM through its D-Bus display: dbus:unix:path=BUS or qmp:QMP-SOCKET (instead of the lab VMs unless --vms is given); repeatable', repeatable(qemuSpecFlag), [] as string[])
     .option('--qemu-console <n>', 'with --qemu: only this console id (default: every graphic console)', integer(0, 0xffffffff))
     .option('--vnc <[addr:]port>', 'also serve every VM over VNC (RFB 3.8): VM i on port PORT+i, and at /vnc/<vm> on the web server', vncAddress)
-    .option('--vnc-password-file <path>', `VNC Authentication password (first line), or set ${VNC_PASSWORD_ENV}; required off loopback`)
+    .option('--vnc-password-file <path>', `VNC Authentication password (first line), or set ${VNC_PASSWORD_ENV}; off loopback this or --tls-cert/--tls-key is required`)
     .action(async (o: { vfioApi: VfioApi; vnc?: { listen: string; port: number }; vncPasswordFile?: string; vms: string[]; refresh: 'timer' | 'event' | 'dirty'; interval: number; listen: string; port: number; token?: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; insecure: boolean; maxQueued: number; printUrl: boolean; open: boolean; device: string[]; qemu: string[]; qemuConsole?: number }, cmd: Command) => {
       const vms = o.qemu.length > 0 && cmd.getOptionValueSource('vms') === 'default' ? [] : o.vms;
       if (vms.length + o.device.length + o.qemu.length === 0) cmd.error('error: there must be a VM (--vms) or a --device (or a --qemu)');
@@ -121,9 +150,10 @@ export function register(program: Command): void {
       for (const w of access.warnings) console.error(w);
       let vnc: { listen: string; port: number; security: RfbSecurity } | undefined;
       if (o.vnc !== undefined) {
-        const security = vncSecurity(o.vnc.listen, o.vncPasswordFile, process.env);
-        if (typeof security === 'string') cmd.error(`error: ${security}`);
-        vnc = { ...o.vnc, security };
+        const v = vncSecurity(o.vnc.listen, o.vncPasswordFile, process.env, access.tls);
+        if (typeof v === 'string') cmd.error(`error: ${v}`);
+        for (const w of v.warnings) console.error(w);
+        vnc = { ...o.vnc, security: v.security };
       }
       const devices: ExternalDevice[] = [];
       for (const spec of o.device) {
@@ -170,7 +200,8 @@ export function register(program: Command): void {
       const hint = access.token !== undefined && !o.printUrl ? ' (append ?token=… or use --print-url)' : '';
       const host = vnc === undefined ? '' : vnc.listen.includes(':') ? `[${vnc.listen}]` : vnc.listen;
       const wsBase = server.publicUrl.replace(/^http/, 'ws').replace(/\/$/, '');
-      const vncLines = (lab.vnc?.ports ?? []).map((p) => `\n  VNC ${p.vm}: ${host}:${p.port}  (noVNC: ${wsBase}/vnc/${p.vm})`).join('');
+      const vncTls = vnc?.security.type === 'vencrypt' ? ` VeNCrypt ${vnc.security.password === undefined ? 'X509None' : 'X509Vnc'}` : '';
+      const vncLines = (lab.vnc?.ports ?? []).map((p) => `\n  VNC ${p.vm}: ${host}:${p.port}${vncTls}  (noVNC: ${wsBase}/vnc/${p.vm})`).join('');
       console.log(`\nvgpu-display lab: ${lab.guests.length} VM(s), ${qemus.length} QEMU(s) and ${devices.length} device(s) running — open ${shown}${hint}${vncLines}\nPress Ctrl+C to stop.`);
       if (o.open) spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true }).on('error', () => console.log('(could not start a browser; open the URL yourself)')).unref();
     });
