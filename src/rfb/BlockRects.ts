@@ -3,6 +3,11 @@ import { formatInfo } from '../kms/Fourcc.ts';
 import { layoutForModifier, type TileLayout } from '../kms/Tiling.ts';
 import { BLOCK_SIZE } from '../server/BufferShadow.ts';
 
+/** Something that collects marked pixel spans per row (DirtyRows, DirtyMap). */
+export interface RowMarks {
+  add(y: number, x0: number, x1: number): void;
+}
+
 /**
  * Where the server's 4 KiB content blocks (BufferShadow) lie on screen, for one buffer layout:
  * block i → the pixels holding its bytes. A linear block is the tail of a row, whole rows and the
@@ -39,7 +44,7 @@ export class BlockRects {
    * Mark the pixels of block i in `rows` (clipped to the frame): a linear block is the tail of one
    * row, whole rows, and the head of another; a tile is one rectangle.
    */
-  public mark(i: number, rows: DirtyRows): void {
+  public mark(i: number, rows: RowMarks): void {
     const l = this._layout!;
     const stride = this._stride;
     const cpp = this._cpp;
