@@ -42,7 +42,7 @@ export interface RfbClientStats {
 const FENCE_REQUEST = 0x80000000;
 const FENCE_FLAGS = 0x7; // BlockBefore | BlockAfter | SyncNext
 /** ZRLE updates of at least this many pixels are streamed to LastRect clients. */
-const STREAM_PIXELS = 65536;
+const STREAM_PIXELS = 32768;
 
 interface Region { x: number; y: number; w: number; h: number }
 
@@ -273,15 +273,18 @@ export class RfbClient extends Disposable {
    * when the header goes out. Small updates (and clients without LastRect) get an exact count.
    */
   private async _zrleRects(rgba: Uint8Array, stride: number, rects: Rect[], pseudo: Uint8Array[], moves: Uint8Array[]): Promise<void> {
-    const tiles: Uint8Array[] = [];
     let pixels = 0;
+    for (const r of rects) pixels += r.width * r.height;
+    const stream = this._enc.lastRect && pixels >= STREAM_PIXELS;
+    // Streamed, a tall rectangle goes as bands of one ZRLE tile row (the same tiles, 16 bytes more each).
+    if (stream) rects = rects.flatMap((r) => Array.from({ length: Math.ceil(r.height / 64) }, (_, k) => (
+      { x: r.x, y: r.y + 64 * k, width: r.width, height: Math.min(64, r.height - 64 * k) })));
+    const tiles: Uint8Array[] = [];
     for (const r of rects) {
       this._sink.reset();
       this._zrle.encode(this._packer, rgba, r.y * stride + r.x * 4, stride, r.width, r.height, this._sink);
       tiles.push(this._sink.view().slice());
-      pixels += r.width * r.height;
     }
-    const stream = this._enc.lastRect && rects.length > 1 && pixels >= STREAM_PIXELS;
     const parts: Uint8Array[] = [...moves];
     if (stream) this._sendParts([this._header(0xffff), ...pseudo, ...moves]);
     this.stats.rects += stream ? pseudo.length + moves.length : 0;

@@ -31,6 +31,9 @@ export class RfbScreen extends Disposable {
     this.channel = channel;
     this.onChange = channel.onChange;
     this._register(channel.join());
+    // The shadow follows every change (its listeners run before the clients'): a client that is
+    // not asking now accumulates what changed under it, and moves stay exact for it.
+    this._register(channel.onChange(() => this.refresh()));
   }
 
   public get primary(): BufferShadow | undefined {

@@ -355,8 +355,8 @@ export class ScreenShadow {
 
   /**
    * A vertical scroll in the rows of blocks [first, last]: rows of the new picture that equal the
-   * shadow's rows dy further down (or up). Row hashes vote for dy, the longest run of matching
-   * rows is verified byte for byte, then the shadow's rows move and each view gets the move (or,
+   * shadow's rows dy further down (or up). Row hashes vote for dy, the matching rows are verified
+   * byte for byte, then the shadow's rows move and each view gets the move (or,
    * without CopyRect or with too many queued, the rows as dirty). The moved rows' blocks are then
    * compared like any other: what the move did not produce (the exposed rows) is marked.
    */
@@ -390,24 +390,28 @@ export class ScreenShadow {
     let best = 0;
     for (const [d, c] of votes) if (c > best) [dy, best] = [d, c];
     if (dy === 0 || best < MIN_SCROLL_ROWS / 2) return;
-    // The longest run of rows k with new[k] === old[k + dy].
+    // The rows from the first to the last k with new[k] === old[k + dy] move together, if at least
+    // three quarters of them match: the others (a line the client has not seen yet, the prompt)
+    // are compared after the move like any changed row.
+    const lo = Math.max(0, -dy);
+    const hi = Math.min(n, n - dy);
     let a = -1;
-    let len = 0;
-    for (let k = Math.max(0, -dy); k < Math.min(n, n - dy);) {
-      if (newH[k] !== oldH[k + dy]) {
-        k++;
-        continue;
-      }
-      const start = k;
-      while (k < Math.min(n, n - dy) && newH[k] === oldH[k + dy]) k++;
-      if (k - start > len) [a, len] = [start, k - start];
+    let z = -1;
+    let matched = 0;
+    for (let k = lo; k < hi; k++) {
+      if (newH[k] !== oldH[k + dy]) continue;
+      if (a < 0) a = k;
+      z = k;
+      matched++;
     }
-    if (len < MIN_SCROLL_ROWS) return;
+    const len = z - a + 1;
+    if (a < 0 || matched < MIN_SCROLL_ROWS || matched * 4 < len * 3) return;
     const dst = y0 + a;
     const src = dst + dy;
-    for (let y = 0; y < len; y++) {
-      const at = (dst + y) * stride;
-      const from = (src + y) * stride;
+    for (let k = a; k <= z; k++) {
+      if (newH[k] !== oldH[k + dy]) continue;
+      const at = (y0 + k) * stride;
+      const from = (y0 + k + dy) * stride;
       if (Buffer.compare(this._guest(p, at, at + rowBytes), this._bytes.subarray(from, from + rowBytes)) !== 0) return;
     }
     this._bytes.copyWithin(dst * stride, src * stride, (src + len) * stride);
