@@ -37,6 +37,8 @@ export interface RfbClientStats {
   bytes: number;
   /** Pixels sent in data rectangles. */
   pixels: number;
+  /** Updates streamed with count 0xFFFF and ended by LastRect. */
+  lastRectUpdates: number;
 }
 
 const FENCE_REQUEST = 0x80000000;
@@ -53,7 +55,7 @@ interface Region { x: number; y: number; w: number; h: number }
  * inside the asked area as few rectangles, encoded from the shadow.
  */
 export class RfbClient extends Disposable {
-  public readonly stats: RfbClientStats = { updates: 0, rects: 0, copyRects: 0, bytes: 0, pixels: 0 };
+  public readonly stats: RfbClientStats = { updates: 0, rects: 0, copyRects: 0, bytes: 0, pixels: 0, lastRectUpdates: 0 };
   public readonly shared: boolean;
   private readonly _screen: RfbScreen;
   private readonly _vm: LabVm;
@@ -316,6 +318,7 @@ export class RfbClient extends Disposable {
     if (this._closed) return;
     if (stream) {
       this._sendParts([this._rectHeader({ x: 0, y: 0, width: 0, height: 0 }, ENCODING.LAST_RECT)]);
+      this.stats.lastRectUpdates++;
       for (const c of this._afterUpdate.splice(0)) this._write(c);
     } else {
       this._send(this._header(pseudo.length + moves.length + rects.length), pseudo, parts);
