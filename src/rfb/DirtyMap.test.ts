@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Rect } from '../display/DisplayBuffer.ts';
-import { DirtyMap } from './DirtyMap.ts';
+import { DirtyMap, joinBands } from './DirtyMap.ts';
 
 const WHOLE = (m: DirtyMap): Rect => ({ x: 0, y: 0, width: m.width, height: m.height });
 const covers = (rs: readonly Rect[], x: number, y: number): boolean =>
@@ -63,5 +63,14 @@ describe('DirtyMap', () => {
     assert.ok(rs.length <= 256 + 600, `${rs.length} rectangles`);
     for (const [x, y] of marked) assert.ok(covers(rs, x, y), `pixel ${x},${y}`);
     assert.ok(m.empty, 'all taken');
+  });
+
+  it('joinBands: rectangles within the gap become one bounding box per band', () => {
+    const rs: Rect[] = [
+      { x: 300, y: 40, width: 9, height: 16 }, { x: 10, y: 0, width: 9, height: 16 },
+      { x: 100, y: 20, width: 5, height: 5 }, { x: 0, y: 200, width: 4, height: 4 },
+    ];
+    joinBands(rs, 16);
+    assert.deepEqual(rs, [{ x: 10, y: 0, width: 299, height: 56 }, { x: 0, y: 200, width: 4, height: 4 }]);
   });
 });

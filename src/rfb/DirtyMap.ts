@@ -266,3 +266,33 @@ export class DirtyMap {
     }
   }
 }
+
+/**
+ * Join rectangles into row bands: rectangles whose rows overlap or lie within `gap` rows of the
+ * band's become its bounding box. For ZRLE, where clean pixels between changes cost little (a
+ * solid or two-colour tile is a few bytes) and every rectangle costs a header, a zlib flush and
+ * its tiles' headers, a few bands beat many exact rectangles.
+ */
+export function joinBands(rects: Rect[], gap: number): void {
+  if (rects.length < 2) return;
+  rects.sort((a, b) => a.y - b.y);
+  const out: Rect[] = [];
+  let x0 = rects[0]!.x;
+  let y0 = rects[0]!.y;
+  let x1 = x0 + rects[0]!.width;
+  let y1 = y0 + rects[0]!.height;
+  for (let i = 1; i < rects.length; i++) {
+    const r = rects[i]!;
+    if (r.y <= y1 + gap) {
+      x0 = Math.min(x0, r.x);
+      x1 = Math.max(x1, r.x + r.width);
+      y1 = Math.max(y1, r.y + r.height);
+      continue;
+    }
+    out.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+    [x0, y0, x1, y1] = [r.x, r.y, r.x + r.width, r.y + r.height];
+  }
+  out.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+  rects.length = 0;
+  rects.push(...out);
+}

@@ -2,6 +2,7 @@ import { Disposable } from '../base/Disposable.ts';
 import type { Rect } from '../display/DisplayBuffer.ts';
 import type { LabVm } from '../server/VmRegistry.ts';
 import type { ClientMessage } from './ClientMessages.ts';
+import { joinBands } from './DirtyMap.ts';
 import { ENCODING, readEncodings, type ClientEncodings } from './Encodings.ts';
 import { keysymToEvdev, qnumToEvdev } from './KeyMap.ts';
 import { SERVER_PIXEL_FORMAT, checkPixelFormat } from './PixelFormat.ts';
@@ -45,6 +46,8 @@ const FENCE_REQUEST = 0x80000000;
 const FENCE_FLAGS = 0x7; // BlockBefore | BlockAfter | SyncNext
 /** ZRLE updates of at least this many pixels are streamed to LastRect clients. */
 const STREAM_PIXELS = 32768;
+/** ZRLE updates with more rectangles than this go as row bands. */
+const ZRLE_RECTS = 4;
 
 interface Region { x: number; y: number; w: number; h: number }
 
@@ -209,6 +212,8 @@ export class RfbClient extends Disposable {
     if (nonIncremental && area !== undefined) view.dirty.markRect(area.x, area.y, area.w, area.h);
     const rects = area !== undefined && sh.width > 0
       ? view.dirty.take({ x: area.x, y: area.y, width: area.w, height: area.h }, this._rects) : [];
+    // ZRLE: past a few rectangles, row bands cost fewer bytes than exact rectangles (see joinBands).
+    if (this._enc.data === ENCODING.ZRLE && rects.length > ZRLE_RECTS) joinBands(rects, 16);
     // An incremental request (or continuous updates) waits until there is something to say.
     if (pseudo.length === 0 && rects.length === 0 && view.moves.length === 0 && !nonIncremental) return;
     this._request = undefined;
