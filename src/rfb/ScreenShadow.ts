@@ -152,7 +152,8 @@ export class ScreenShadow {
       last = i;
     }
     if (count === 0) return;
-    if (this._layout!.name === 'linear' && this._views.size > 0) this._scroll(p, first, last);
+    // Looking for a scroll reads the changed rows twice: only when a client can take a CopyRect.
+    if (this._layout!.name === 'linear' && [...this._views].some((v) => v.copyRect)) this._scroll(p, first, last);
     for (let i = 0; i < p.blocks; i++) {
       if (todo[i] === 0) continue;
       todo[i] = 0;
