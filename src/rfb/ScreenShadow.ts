@@ -58,8 +58,12 @@ function serialOf(s: BufferShadow): number {
  * client and pixel, "its framebuffer equals the shadow, or the pixel is marked" holds whatever
  * its pace: a slow client accumulates marks (bounded: one bit per pixel) and gets the current
  * pixels once, a fast one gets each change. Copies per client would cost memory per client and
- * comparisons per client; comparing per client against the guest buffers directly would lose
- * the old pixels an in-place write destroys.
+ * comparisons per client; comparing the guest buffers directly (the client shows buffer A, the
+ * new scanout is B) is only right while A still holds what the client was sent, and a
+ * double-buffering guest draws into A right after the flip, while in-place writes destroy the
+ * old pixels outright. So the shadow stands in for A: where its block hashes equal B's nothing is
+ * read, elsewhere B is compared with the shadow (the same reads as with A) and only the differing
+ * words are copied.
  *
  * `refresh` brings the shadow to a guest buffer: the BufferShadow's block versions and hashes
  * skip the blocks that hold what the shadow holds (a flip between two buffers of one layout
