@@ -18,9 +18,9 @@ import { RfbTestClient, type TestUpdate } from '../testkit/node/RfbTestClient.ts
 import { TestClient } from '../testkit/node/TestClient.ts';
 import { quantile, round } from './Stats.ts';
 
-export type { ActivityFigures, GatewayFigures, VncActivity, VncBenchOptions, VncBenchResult, VncServerName } from './VncFigures.ts';
+export type { ActivityFigures, GatewayFigures, VncActivity, VncBenchOptions, VncBenchResult, VncServerName, WatchPath } from './VncFigures.ts';
 export { VNC_SIZES } from './VncFigures.ts';
-import type { ActivityFigures, GatewayFigures, VncActivity, VncBenchOptions, VncBenchResult } from './VncFigures.ts';
+import type { ActivityFigures, GatewayFigures, VncActivity, VncBenchOptions, VncBenchResult, WatchPath } from './VncFigures.ts';
 
 const ENCODINGS = [['ZRLE', 16], ['Raw', 0]] as const;
 
@@ -53,6 +53,8 @@ function qcodes(ch: string): string[] {
 /** An RFB client polling incremental updates back to back, timing each one. */
 class Poller {
   public lastAt = performance.now();
+  /** Arrival time of every update. */
+  public readonly times: number[] = [];
   public updates = 0;
   public bytes = 0;
   public error: Error | undefined;
@@ -88,6 +90,7 @@ class Poller {
         const u = await this.client.nextUpdate();
         const t = performance.now();
         this.lastAt = t;
+        this.times.push(t);
         this.updates++;
         this.bytes += u.bytes;
         const w = this._watch;
@@ -172,7 +175,8 @@ export async function runVncBench(o: VncBenchOptions): Promise<VncBenchResult> {
       for (const server of ['qemu', 'ours'] as const) {
         o.log(`bench: vnc ${encName} through ${server === 'qemu' ? 'QEMU\'s -vnc' : 'ours'}…`);
         const client = await RfbTestClient.connect(server === 'qemu' ? qemuPort : ourPort);
-        client.setEncodings([enc, -223]);
+        // CopyRect offered to both servers (QEMU's sends it only when a display device copies).
+        client.setEncodings([enc, 1, -223]);
         client.request(false);
         await client.nextUpdate();
         width = client.width;
@@ -231,61 +235,92 @@ export async function runVncBench(o: VncBenchOptions): Promise<VncBenchResult> {
       }
     }
 
-    // The D-Bus gateway on its own: a browser-style WebSocket client, no VNC client.
-    o.log('bench: vnc — the D-Bus gateway (WebSocket client)…');
-    const ws = await TestClient.open(`ws://127.0.0.1:${lab.server!.port}/ws`);
-    const wsTimes: number[] = [];
-    ws.ws.on('message', () => wsTimes.push(performance.now()));
-    ws.attach('qemu-1');
+    // The browser path (issue 12): the same guest activity watched by one client at a time — the
+    // gateway's WebSocket (a browser-style client), or an RFB client polling ZRLE from QEMU's
+    // -vnc or from ours (what noVNC does).
     const gateway: GatewayFigures[] = [];
+    let shadowBytes = 0;
     // QEMU sends a D-Bus Update on every refresh tick even when nothing changed (the listener
-    // cannot tell), so the gateway's windows end on the guest's marker plus a fixed settle time.
+    // cannot tell), so the windows end on the guest's marker plus a fixed settle time.
     const settle = (): Promise<void> => new Promise((r) => setTimeout(r, o.quietMs));
-    try {
-      await settle();
-      const run = async (activity: 'print' | 'scroll', lines: number): Promise<void> => {
-        const cmd = `flood ${lines}`;
-        for (const ch of cmd) {
-          const n = dbusUpdates.length;
-          await key(ch);
-          // A space on a blank cell changes nothing: give it a moment instead of an echo.
-          const t = performance.now();
-          await waitFor(() => dbusUpdates.length > n || performance.now() - t > (ch === ' ' ? 100 : 5000) || undefined, 'echo', 10_000);
-        }
+    const watchers: Array<{ path: WatchPath; open: () => Promise<{ times: number[]; bytes: () => number; close: () => Promise<void> }> }> = [
+      {
+        path: 'gateway',
+        open: async () => {
+          const ws = await TestClient.open(`ws://127.0.0.1:${lab!.server!.port}/ws`);
+          const times: number[] = [];
+          ws.ws.on('message', () => times.push(performance.now()));
+          ws.attach('qemu-1');
+          return { times, bytes: () => ws.bytesReceived, close: async () => ws.close() };
+        },
+      },
+      ...(['qemu-vnc', 'our-vnc'] as const).map((path) => ({
+        path,
+        open: async () => {
+          const client = await RfbTestClient.connect(path === 'qemu-vnc' ? qemuPort : ourPort);
+          client.setEncodings([16, 1, -223]);
+          client.request(false);
+          await client.nextUpdate();
+          const p = new Poller(client);
+          const close = async (): Promise<void> => {
+            shadowBytes = Math.max(shadowBytes, lab!.vnc!.stats.shadowBytes);
+            await p.stop();
+          };
+          return { times: p.times, bytes: () => p.bytes, close };
+        },
+      })),
+    ];
+    for (const w of watchers) {
+      o.log(`bench: vnc — the browser path through ${w.path}…`);
+      const watch = await w.open();
+      try {
         await settle();
-        const s0 = { ...view.listener.stats };
-        const u0 = dbusUpdates.length, w0 = ws.bytesReceived, m0 = wsTimes.length;
-        const before = floods(lines);
-        const t0 = await key('\n');
-        await floodDone(lines, before);
-        await settle();
-        const t1 = performance.now();
-        const s1 = view.listener.stats;
-        const ups = dbusUpdates.slice(u0).filter((x) => x <= t1);
-        const wsT = wsTimes.slice(m0);
-        // Each WebSocket message against the last D-Bus Update before it: the Update it carries
-        // (idle Updates repaint the same pixels and send nothing, so pairing forward would count waits).
-        const lat: number[] = [];
-        let j = 0;
-        for (const w of wsT) {
-          while (j + 1 < ups.length && ups[j + 1]! <= w) j++;
-          if (ups[j] !== undefined && ups[j]! <= w) lat.push(w - ups[j]!);
-        }
-        const secs = Math.max(1e-3, (t1 - t0) / 1000);
-        const dbusBytes = s1.bytesReceived - s0.bytesReceived;
-        const wsBytes = ws.bytesReceived - w0;
-        gateway.push({
-          activity, seconds: round(secs, 3), dbusUpdates: s1.updates - s0.updates, dbusBytes, wsMessages: wsT.length, wsBytes,
-          updatesPerSec: round((s1.updates - s0.updates) / secs, 1), dbusBytesPerSec: Math.round(dbusBytes / secs),
-          wsBytesPerSec: Math.round(wsBytes / secs), updateToWsMs: { p50: pct(lat, 0.5), p99: pct(lat, 0.99), samples: lat.length },
-        });
-      };
-      await run('print', 10);
-      await run('scroll', o.scrollLines);
-    } finally {
-      ws.close();
+        const run = async (activity: 'print' | 'scroll', lines: number): Promise<void> => {
+          const cmd = `flood ${lines}`;
+          for (const ch of cmd) {
+            const n = dbusUpdates.length;
+            await key(ch);
+            // A space on a blank cell changes nothing: give it a moment instead of an echo.
+            const t = performance.now();
+            await waitFor(() => dbusUpdates.length > n || performance.now() - t > (ch === ' ' ? 100 : 5000) || undefined, 'echo', 10_000);
+          }
+          await settle();
+          const s0 = { ...view.listener.stats };
+          const u0 = dbusUpdates.length, b0 = watch.bytes(), m0 = watch.times.length;
+          const before = floods(lines);
+          const t0 = await key('\n');
+          await floodDone(lines, before);
+          await settle();
+          const t1 = performance.now();
+          const s1 = view.listener.stats;
+          const ups = dbusUpdates.slice(u0).filter((x) => x <= t1);
+          const frames = watch.times.slice(m0).filter((x) => x <= t1);
+          // Each frame against the last D-Bus Update before it: the Update it carries (idle
+          // Updates repaint the same pixels and send nothing, so pairing forward would count waits).
+          const lat: number[] = [];
+          let j = 0;
+          for (const f of frames) {
+            while (j + 1 < ups.length && ups[j + 1]! <= f) j++;
+            if (ups[j] !== undefined && ups[j]! <= f) lat.push(f - ups[j]!);
+          }
+          const secs = Math.max(1e-3, (t1 - t0) / 1000);
+          const dbusBytes = s1.bytesReceived - s0.bytesReceived;
+          const bytes = watch.bytes() - b0;
+          gateway.push({
+            path: w.path, activity, seconds: round(secs, 3), dbusUpdates: s1.updates - s0.updates, dbusBytes, frames: frames.length, bytes,
+            updatesPerSec: round((s1.updates - s0.updates) / secs, 1), dbusBytesPerSec: Math.round(dbusBytes / secs),
+            framesPerSec: round(frames.length / secs, 1), bytesPerSec: Math.round(bytes / secs),
+            updateToFrameMs: { p50: pct(lat, 0.5), p99: pct(lat, 0.99), samples: lat.length },
+          });
+        };
+        await run('print', 10);
+        await run('scroll', o.scrollLines);
+      } finally {
+        await watch.close();
+      }
     }
-    return { width, height, keys: o.keys, scrollLines: o.scrollLines, figures, gateway };
+    const st = lab.vnc!.stats;
+    return { width, height, keys: o.keys, scrollLines: o.scrollLines, figures, gateway, shadowBytesCopied: st.shadowBytesCopied, shadowBytes };
   } finally {
     qmp?.close();
     await lab?.stop();

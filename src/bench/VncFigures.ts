@@ -40,18 +40,25 @@ export interface ActivityFigures {
   readonly qemuCpuMs: number;
 }
 
+/** How a browser-style client watched the guest: the gateway's WebSocket, or RFB (ZRLE) from QEMU's -vnc or ours. */
+export type WatchPath = 'gateway' | 'qemu-vnc' | 'our-vnc';
+
 export interface GatewayFigures {
+  readonly path: WatchPath;
   readonly activity: 'print' | 'scroll';
   readonly seconds: number;
   readonly dbusUpdates: number;
   readonly dbusBytes: number;
-  readonly wsMessages: number;
-  readonly wsBytes: number;
+  /** WebSocket messages (gateway) or FramebufferUpdates (VNC) the client got. */
+  readonly frames: number;
+  /** Bytes the client read on that path. */
+  readonly bytes: number;
   readonly updatesPerSec: number;
   readonly dbusBytesPerSec: number;
-  readonly wsBytesPerSec: number;
-  /** The last D-Bus Update decoded before each WebSocket message → that message at the client, ms. */
-  readonly updateToWsMs: { p50: number; p99: number; samples: number };
+  readonly framesPerSec: number;
+  readonly bytesPerSec: number;
+  /** The last D-Bus Update decoded before each frame → that frame at the client, ms. */
+  readonly updateToFrameMs: { p50: number; p99: number; samples: number };
 }
 
 export interface VncBenchResult {
@@ -61,5 +68,8 @@ export interface VncBenchResult {
   readonly scrollLines: number;
   readonly figures: readonly ActivityFigures[];
   readonly gateway: readonly GatewayFigures[];
+  /** Our RFB server's copies into its per-VM shadow over the whole run (zero copy is counted). */
+  readonly shadowBytesCopied: number;
+  readonly shadowBytes: number;
 }
 

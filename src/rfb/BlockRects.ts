@@ -1,7 +1,12 @@
-import type { DisplayBuffer, Rect } from '../display/DisplayBuffer.ts';
+import type { DisplayBuffer } from '../display/DisplayBuffer.ts';
 import { formatInfo } from '../kms/Fourcc.ts';
 import { layoutForModifier, type TileLayout } from '../kms/Tiling.ts';
 import { BLOCK_SIZE } from '../server/BufferShadow.ts';
+
+/** Something that collects marked pixel spans per row (a DirtyMap). */
+export interface RowMarks {
+  add(y: number, x0: number, x1: number): void;
+}
 
 /**
  * Where the server's 4 KiB content blocks (BufferShadow) lie on screen, for one buffer layout:
@@ -39,7 +44,7 @@ export class BlockRects {
    * Mark the pixels of block i in `rows` (clipped to the frame): a linear block is the tail of one
    * row, whole rows, and the head of another; a tile is one rectangle.
    */
-  public mark(i: number, rows: DirtyRows): void {
+  public mark(i: number, rows: RowMarks): void {
     const l = this._layout!;
     const stride = this._stride;
     const cpp = this._cpp;
@@ -66,74 +71,5 @@ export class BlockRects {
     const x1 = Math.min(this.width, x0 + tw);
     if (x0 >= x1) return;
     for (let y = row * l.tileHeight; y < (row + 1) * l.tileHeight && y < this.height; y++) rows.add(y, x0, x1);
-  }
-}
-
-/**
- * Changed pixels as one span per row (the union of what was marked on it), turned into
- * rectangles: consecutive rows are joined while the joined rectangle wastes at most half of its
- * area on unmarked pixels. Every marked pixel is in exactly one rectangle.
- */
-export class DirtyRows {
-  private readonly _x0: Int32Array;
-  private readonly _x1: Int32Array;
-  private _count = 0;
-
-  public constructor(public readonly height: number) {
-    this._x0 = new Int32Array(height).fill(-1);
-    this._x1 = new Int32Array(height);
-  }
-
-  public get empty(): boolean {
-    return this._count === 0;
-  }
-
-  public add(y: number, x0: number, x1: number): void {
-    if (y < 0 || y >= this.height || x1 <= x0) return;
-    if (this._x0[y] === -1) {
-      this._x0[y] = x0;
-      this._x1[y] = x1;
-      this._count++;
-      return;
-    }
-    if (x0 < this._x0[y]!) this._x0[y] = x0;
-    if (x1 > this._x1[y]!) this._x1[y] = x1;
-  }
-
-  public addRect(r: Rect): void {
-    for (let y = r.y; y < r.y + r.height; y++) this.add(y, r.x, r.x + r.width);
-  }
-
-  public rects(): Rect[] {
-    const out: Rect[] = [];
-    let cur: { x0: number; x1: number; y0: number; y1: number; used: number } | undefined;
-    const close = (): void => {
-      if (cur !== undefined) out.push({ x: cur.x0, y: cur.y0, width: cur.x1 - cur.x0, height: cur.y1 - cur.y0 });
-      cur = undefined;
-    };
-    for (let y = 0; y < this.height; y++) {
-      const a = this._x0[y]!;
-      if (a === -1) {
-        close();
-        continue;
-      }
-      const b = this._x1[y]!;
-      if (cur !== undefined) {
-        const x0 = Math.min(cur.x0, a);
-        const x1 = Math.max(cur.x1, b);
-        const used = cur.used + (b - a);
-        if ((x1 - x0) * (y + 1 - cur.y0) <= 2 * used) {
-          cur.x0 = x0;
-          cur.x1 = x1;
-          cur.y1 = y + 1;
-          cur.used = used;
-          continue;
-        }
-        close();
-      }
-      cur = { x0: a, x1: b, y0: y, y1: y + 1, used: b - a };
-    }
-    close();
-    return out;
   }
 }

@@ -1,14 +1,14 @@
 import { Disposable } from '../base/Disposable.ts';
 import type { Rect } from '../display/DisplayBuffer.ts';
-import type { BufferShadow } from '../server/BufferShadow.ts';
 import type { LabVm } from '../server/VmRegistry.ts';
-import { DirtyRows } from './BlockRects.ts';
 import type { ClientMessage } from './ClientMessages.ts';
+import { joinBands } from './DirtyMap.ts';
 import { ENCODING, readEncodings, type ClientEncodings } from './Encodings.ts';
 import { keysymToEvdev, qnumToEvdev } from './KeyMap.ts';
 import { SERVER_PIXEL_FORMAT, checkPixelFormat } from './PixelFormat.ts';
 import { PixelPacker } from './PixelPacker.ts';
 import type { RfbScreen } from './RfbScreen.ts';
+import type { RowMove, ShadowView } from './ScreenShadow.ts';
 import { ByteSink, ZrleEncoder } from './Zrle.ts';
 
 /** Deflate on the connection's one zlib stream, ending each rectangle with Z_SYNC_FLUSH. */
@@ -38,24 +38,27 @@ export interface RfbClientStats {
   bytes: number;
   /** Pixels sent in data rectangles. */
   pixels: number;
+  /** Updates streamed with count 0xFFFF and ended by LastRect. */
+  lastRectUpdates: number;
 }
 
 const FENCE_REQUEST = 0x80000000;
 const FENCE_FLAGS = 0x7; // BlockBefore | BlockAfter | SyncNext
+/** ZRLE updates of at least this many pixels are streamed to LastRect clients. */
+const STREAM_PIXELS = 32768;
+/** ZRLE updates with more rectangles than this go as row bands. */
+const ZRLE_RECTS = 4;
 
 interface Region { x: number; y: number; w: number; h: number }
 
 /**
  * One VNC client of one VM: what it asked for (pixel format, encodings, pending update request,
- * continuous updates), what it shows (the layout and per-block content hashes of its
- * framebuffer), and the updates that take it from there to the VM's current picture.
- *
- * An update costs only what differs from what the client shows: a flip to a buffer whose blocks
- * hash like the client's picture sends only the differing blocks, whatever buffer the pixels
- * came from; damage reaches it through the channel's scans of the dirty blocks.
+ * continuous updates), and its view of the VM's ScreenShadow: the pixels it lacks and the row
+ * moves it has yet to apply. An update is those moves as CopyRects, then the lacking pixels
+ * inside the asked area as few rectangles, encoded from the shadow.
  */
 export class RfbClient extends Disposable {
-  public readonly stats: RfbClientStats = { updates: 0, rects: 0, copyRects: 0, bytes: 0, pixels: 0 };
+  public readonly stats: RfbClientStats = { updates: 0, rects: 0, copyRects: 0, bytes: 0, pixels: 0, lastRectUpdates: 0 };
   public readonly shared: boolean;
   private readonly _screen: RfbScreen;
   private readonly _vm: LabVm;
@@ -67,10 +70,9 @@ export class RfbClient extends Disposable {
   private _seenEncodings = new Set<number>();
   private _request: { incremental: boolean; region: Region } | undefined;
   private _cu: Region | undefined;
-  /** What the client's framebuffer holds: layout key and per-block hashes ('' = unknown). */
-  private _key = '';
-  private _h1 = new Int32Array(0);
-  private _h2 = new Int32Array(0);
+  private readonly _view: ShadowView;
+  /** Rectangles of the update being built (reused: no allocation per update for the list). */
+  private readonly _rects: Rect[] = [];
   private _width: number;
   private _height: number;
   private _cursorSent: unknown = undefined;
@@ -90,9 +92,10 @@ export class RfbClient extends Disposable {
     this.shared = shared;
     this._deflate = opts.deflater;
     this._highWater = opts.highWater ?? 2 * 1024 * 1024;
-    const p = screen.primary;
-    this._width = p?.buffer.width ?? 0;
-    this._height = p?.buffer.height ?? 0;
+    screen.refresh();
+    this._width = screen.shadow.width;
+    this._height = screen.shadow.height;
+    this._view = screen.shadow.attach();
     this._register(screen.onChange(() => this.pump()));
   }
 
@@ -107,6 +110,7 @@ export class RfbClient extends Disposable {
 
   public override dispose(): void {
     this._closed = true;
+    this._screen.shadow.detach(this._view);
     this._releaseInput();
     super.dispose();
   }
@@ -120,7 +124,8 @@ export class RfbClient extends Disposable {
         if (why !== undefined) return this._fail(`SetPixelFormat: ${why}`);
         this._packer = new PixelPacker(m.format);
         // Pixels already shown were in the old format: the next update resends everything asked.
-        this._key = '';
+        this._view.moves.length = 0;
+        this._view.dirty.markAll();
         this._cursorSent = undefined;
         return;
       }
@@ -178,17 +183,19 @@ export class RfbClient extends Disposable {
     if (this._request === undefined && this._cu === undefined) return;
     if (this._out.buffered > this._highWater) return; // the server pumps again on drain
     if (!this._out.mayQueue) return; // the budget wakes us when there is room
-    const p = this._screen.primary;
+    this._screen.refresh();
+    const sh = this._screen.shadow;
+    const view = this._view;
     const pseudo: Uint8Array[] = [];
-    // Resize: the size rectangle goes after the other pseudo rects, and the whole frame follows.
+    // Resize: the size rectangle goes after the other pseudo rects, and the whole frame follows
+    // (the shadow's reset marked every pixel in every view).
     let resized = false;
-    if (p !== undefined && (p.buffer.width !== this._width || p.buffer.height !== this._height)) {
+    if (sh.width > 0 && (sh.width !== this._width || sh.height !== this._height)) {
       if (!this._enc.extendedDesktopSize && !this._enc.desktopSize) {
-        return this._fail(`the screen changed to ${p.buffer.width}x${p.buffer.height} and the client takes no DesktopSize`);
+        return this._fail(`the screen changed to ${sh.width}x${sh.height} and the client takes no DesktopSize`);
       }
-      this._width = p.buffer.width;
-      this._height = p.buffer.height;
-      this._key = '';
+      this._width = sh.width;
+      this._height = sh.height;
       resized = true;
       if (this._request !== undefined) this._request = { ...this._request, region: this._clip({ x: 0, y: 0, w: 65535, h: 65535 }) };
       if (this._cu !== undefined) this._cu = this._clip({ x: 0, y: 0, w: 65535, h: 65535 });
@@ -199,113 +206,50 @@ export class RfbClient extends Disposable {
       pseudo.push(this._cursorRect(this._screen.cursor));
     }
     if (resized) pseudo.push(this._sizeRect(0, 0));
-    let rects: Rect[] = [];
-    let full = false;
-    if (p !== undefined) {
-      const r = this._changedRects(p, resized);
-      rects = r.rects;
-      full = r.full;
-    }
     const nonIncremental = this._request !== undefined && !this._request.incremental;
     const area = this._cu ?? this._request?.region;
+    // A non-incremental request asks for its area whatever the client holds.
+    if (nonIncremental && area !== undefined) view.dirty.markRect(area.x, area.y, area.w, area.h);
+    const rects = area !== undefined && sh.width > 0
+      ? view.dirty.take({ x: area.x, y: area.y, width: area.w, height: area.h }, this._rects) : [];
+    // ZRLE: past a few rectangles, row bands cost fewer bytes than exact rectangles (see joinBands).
+    if (this._enc.data === ENCODING.ZRLE && rects.length > ZRLE_RECTS) joinBands(rects, 16);
     // An incremental request (or continuous updates) waits until there is something to say.
-    if (pseudo.length === 0 && rects.length === 0 && !nonIncremental) return;
+    if (pseudo.length === 0 && rects.length === 0 && view.moves.length === 0 && !nonIncremental) return;
     this._request = undefined;
+    // Queued moves go first: the dirty bits already stand for the picture after them.
+    const moves = view.moves.splice(0);
     const parts: Uint8Array[] = [];
-    const header = new Uint8Array(4);
-    new DataView(header.buffer).setUint16(2, pseudo.length + rects.length);
-    parts.push(header, ...pseudo);
+    for (const m of moves) parts.push(this._copyRect(m));
+    const rgba = rects.length > 0 ? sh.render(rects) : undefined;
+    // The shadow's format cannot be converted: the update goes without pixels.
+    if (rgba === undefined) rects.length = 0;
     this.stats.updates++;
-    this.stats.rects += pseudo.length + rects.length;
-    if (rects.length === 0 || p === undefined) {
-      this._send(parts);
-      return;
-    }
-    const rgba = this._screen.render(p, rects);
-    if (rgba === undefined) {
-      // The buffer went away or cannot be converted: finish the update without pixels.
-      new DataView(header.buffer).setUint16(2, pseudo.length);
-      this._send(parts);
-      return;
-    }
-    if (full) this._record(p);
-    else this._recordChanged(p, area);
-    const stride = p.buffer.width * 4;
-    if (this._enc.data === ENCODING.ZRLE) {
+    this.stats.copyRects += moves.length;
+    const stride = sh.width * 4;
+    if (rects.length > 0 && this._enc.data === ENCODING.ZRLE) {
       this._sending = true;
-      void this._zrleRects(p, rgba, stride, rects, parts);
+      void this._zrleRects(rgba!, stride, rects.slice(), pseudo, parts);
       return;
     }
-    for (const r of rects) parts.push(this._rawRect(rgba, stride, r));
-    this._send(parts);
+    for (const r of rects) parts.push(this._rawRect(rgba!, stride, r));
+    this._send(this._header(pseudo.length + parts.length), pseudo, parts);
   }
 
   // ---- updates ---------------------------------------------------------------------------------
 
-  /** The rectangles that differ from what the client shows (and whether that is the whole frame). */
-  private _changedRects(p: BufferShadow, resized: boolean): { rects: Rect[]; full: boolean } {
-    const whole: Rect = { x: 0, y: 0, width: p.buffer.width, height: p.buffer.height };
-    const g = this._screen.geometry(p);
-    const nonIncremental = this._request !== undefined && !this._request.incremental;
-    if (nonIncremental && !resized) {
-      const r = this._request!.region;
-      const rect = { x: r.x, y: r.y, width: r.w, height: r.h };
-      const isWhole = r.x === 0 && r.y === 0 && r.w === whole.width && r.h === whole.height;
-      return { rects: rect.width > 0 && rect.height > 0 ? [rect] : [], full: isWhole && g.addressable };
-    }
-    if (resized || this._key !== g.key || !g.addressable) return { rects: [whole], full: g.addressable };
-    const rows = new DirtyRows(p.buffer.height);
-    const v = p.version;
-    for (let i = 0; i < p.blocks; i++) {
-      if (v[i] === 0) continue; // not observed yet: the next scan will tell
-      if (p.hashLow(i) !== this._h1[i] || p.hashHigh(i) !== this._h2[i]) g.mark(i, rows);
-    }
-    if (rows.empty) return { rects: [], full: false };
-    return { rects: this._clipToInterest(rows.rects()), full: false };
+  private _header(count: number): Uint8Array {
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint16(2, count);
+    this.stats.rects += count === 0xffff ? 0 : count;
+    return header;
   }
 
-  /** Keep rectangles inside what the client asked about (the CU area or the request's region). */
-  private _clipToInterest(rects: Rect[]): Rect[] {
-    const area = this._cu ?? this._request?.region;
-    if (area === undefined) return rects;
-    const out: Rect[] = [];
-    for (const r of rects) {
-      const x0 = Math.max(r.x, area.x);
-      const y0 = Math.max(r.y, area.y);
-      const x1 = Math.min(r.x + r.width, area.x + area.w);
-      const y1 = Math.min(r.y + r.height, area.y + area.h);
-      if (x1 > x0 && y1 > y0) out.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
-    }
-    return out;
-  }
-
-  /** The client now shows all of `p`. */
-  private _record(p: BufferShadow): void {
-    const g = this._screen.geometry(p);
-    if (this._h1.length !== p.blocks) {
-      this._h1 = new Int32Array(p.blocks);
-      this._h2 = new Int32Array(p.blocks);
-    }
-    for (let i = 0; i < p.blocks; i++) {
-      this._h1[i] = p.hashLow(i);
-      this._h2[i] = p.hashHigh(i);
-    }
-    this._key = g.key;
-  }
-
-  /** The client now shows `p`'s blocks that differed (an incremental update of the same layout). */
-  private _recordChanged(p: BufferShadow, area: Region | undefined): void {
-    const g = this._screen.geometry(p);
-    if (this._key !== g.key || (area !== undefined && !(area.x === 0 && area.y === 0 && area.w >= g.width && area.h >= g.height))) {
-      // Only part of the frame was sent: forget what we knew, the next update re-sends what moved.
-      this._key = '';
-      return;
-    }
-    for (let i = 0; i < p.blocks; i++) {
-      if (p.version[i] === 0) continue;
-      this._h1[i] = p.hashLow(i);
-      this._h2[i] = p.hashHigh(i);
-    }
+  /** Whole rows moved inside the screen: CopyRect from (0, srcY). */
+  private _copyRect(m: RowMove): Uint8Array {
+    const h = this._rectHeader({ x: 0, y: m.dstY, width: this._width, height: m.height }, ENCODING.COPY_RECT, 4);
+    new DataView(h.buffer).setUint16(14, m.srcY);
+    return h;
   }
 
   private _rectHeader(r: Rect, encoding: number, extra = 0): Uint8Array {
@@ -327,29 +271,74 @@ export class RfbClient extends Disposable {
     return out;
   }
 
-  private async _zrleRects(p: BufferShadow, rgba: Uint8Array, stride: number, rects: Rect[], parts: Uint8Array[]): Promise<void> {
+  /**
+   * ZRLE: every rectangle is tiled from the RGBA now (the shadow may move on while deflate
+   * runs), then deflated in order on the connection's stream. A client that takes LastRect gets a
+   * big update streamed (count 0xFFFF): each rectangle is written as soon as it is deflated, and
+   * when the client's socket backs up past the high-water mark the update ends early with
+   * LastRect — the rectangles not sent stay dirty for the next update. So the count is not known
+   * when the header goes out. Small updates (and clients without LastRect) get an exact count.
+   */
+  private async _zrleRects(rgba: Uint8Array, stride: number, rects: Rect[], pseudo: Uint8Array[], moves: Uint8Array[]): Promise<void> {
+    let pixels = 0;
+    for (const r of rects) pixels += r.width * r.height;
+    const stream = this._enc.lastRect && pixels >= STREAM_PIXELS;
+    // Streamed, a tall rectangle goes as bands of one ZRLE tile row (the same tiles, 16 bytes more each).
+    if (stream) rects = rects.flatMap((r) => Array.from({ length: Math.ceil(r.height / 64) }, (_, k) => (
+      { x: r.x, y: r.y + 64 * k, width: r.width, height: Math.min(64, r.height - 64 * k) })));
+    const tiles: Uint8Array[] = [];
+    for (const r of rects) {
+      this._sink.reset();
+      this._zrle.encode(this._packer, rgba, r.y * stride + r.x * 4, stride, r.width, r.height, this._sink);
+      tiles.push(this._sink.view().slice());
+    }
+    const parts: Uint8Array[] = [...moves];
+    if (stream) this._sendParts([this._header(0xffff), ...pseudo, ...moves]);
+    this.stats.rects += stream ? pseudo.length + moves.length : 0;
     try {
-      for (const r of rects) {
-        this._sink.reset();
-        this._zrle.encode(this._packer, rgba, r.y * stride + r.x * 4, stride, r.width, r.height, this._sink);
-        const z = await this._deflate(this._sink.view().slice());
+      for (let k = 0; k < rects.length; k++) {
+        const r = rects[k]!;
+        const z = await this._deflate(tiles[k]!);
+        if (this._closed) return;
         const h = this._rectHeader(r, ENCODING.ZRLE, 4);
         new DataView(h.buffer).setUint32(12, z.length);
-        parts.push(h, z);
         this.stats.pixels += r.width * r.height;
+        if (!stream) {
+          parts.push(h, z);
+          continue;
+        }
+        this._sendParts([h, z]);
+        this.stats.rects++;
+        if (k + 1 < rects.length && this._out.buffered > this._highWater) {
+          // The client is behind: what is left stays dirty and goes in a later update.
+          for (let j = k + 1; j < rects.length; j++) this._view.dirty.markRect(rects[j]!.x, rects[j]!.y, rects[j]!.width, rects[j]!.height);
+          break;
+        }
       }
     } catch (err) {
       this._sending = false;
       return this._fail(`ZRLE: ${err instanceof Error ? err.message : String(err)}`);
     }
-    void p;
     this._sending = false;
     if (this._closed) return;
-    this._send(parts);
+    if (stream) {
+      this._sendParts([this._rectHeader({ x: 0, y: 0, width: 0, height: 0 }, ENCODING.LAST_RECT)]);
+      this.stats.lastRectUpdates++;
+      for (const c of this._afterUpdate.splice(0)) this._write(c);
+    } else {
+      this._send(this._header(pseudo.length + moves.length + rects.length), pseudo, parts);
+    }
     this.pump();
   }
 
-  private _send(parts: Uint8Array[]): void {
+  /** One whole update: header, pseudo rectangles, the rest; then the control messages that waited. */
+  private _send(header: Uint8Array, pseudo: Uint8Array[], rest: Uint8Array[]): void {
+    this._sendParts([header, ...pseudo, ...rest]);
+    for (const c of this._afterUpdate.splice(0)) this._write(c);
+  }
+
+  /** Write parts as one buffer. */
+  private _sendParts(parts: Uint8Array[]): void {
     let n = 0;
     for (const b of parts) n += b.length;
     const msg = new Uint8Array(n);
@@ -360,7 +349,6 @@ export class RfbClient extends Disposable {
     }
     this.stats.bytes += n;
     this._out.write(msg);
-    for (const c of this._afterUpdate.splice(0)) this._write(c);
   }
 
   private _write(b: Uint8Array): void {
@@ -412,6 +400,8 @@ export class RfbClient extends Disposable {
   private _setEncodings(list: Int32Array): void {
     const before = this._seenEncodings;
     this._enc = readEncodings(list);
+    this._view.copyRect = this._enc.copyRect;
+    if (!this._enc.copyRect) this._view.dropMoves();
     const now = new Set(list);
     const first = (e: number): boolean => now.has(e) && !before.has(e);
     this._seenEncodings = new Set([...before, ...now]);

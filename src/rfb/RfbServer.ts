@@ -97,6 +97,16 @@ function zlibStream(level: number): { deflate: Deflater; stream: Deflate } {
   return { deflate, stream };
 }
 
+/** RfbServer.stats. */
+export interface RfbServerStats {
+  shadowBytesCopied: number;
+  pixelsConverted: number;
+  scrolls: number;
+  /** Live screens (one shadow each) and the bytes their shadows hold. */
+  shadows: number;
+  shadowBytes: number;
+}
+
 /**
  * RFB 3.8 for every VM: one TCP port per VM (like QEMU's -vnc), and RFB over a WebSocket
  * handed over by the lab server (`/vnc/<vm>`, for noVNC). Each connection runs an RfbConnection
@@ -111,6 +121,7 @@ export class RfbServer {
   private readonly _listeners: Listener[] = [];
   private readonly _live = new Set<Live>();
   private readonly _screens = new Map<LabVm, { screen: RfbScreen; users: number }>();
+  private readonly _retired = { shadowBytesCopied: 0, pixelsConverted: 0, scrolls: 0 };
   private readonly _subs: IDisposable[] = [];
   private _closed = false;
   private _bound = 0;
@@ -161,6 +172,21 @@ export class RfbServer {
 
   public get clientCount(): number {
     return this._live.size;
+  }
+
+  /**
+   * The screens' costs, over the server's life: bytes copied into the per-VM shadows (the VNC
+   * path's one copy of guest pixels, counted), pixels converted for encoders, scrolls sent as moves.
+   */
+  public get stats(): RfbServerStats {
+    const t = { ...this._retired, shadows: this._screens.size, shadowBytes: 0 };
+    for (const { screen } of this._screens.values()) {
+      t.shadowBytesCopied += screen.shadow.bytesCopied;
+      t.pixelsConverted += screen.shadow.pixelsConverted;
+      t.scrolls += screen.shadow.scrolls;
+      t.shadowBytes += screen.shadow.bytes.length;
+    }
+    return t;
   }
 
   /** The live clients' counters (tests, bench). */
@@ -347,6 +373,9 @@ export class RfbServer {
     const s = this._screens.get(vm);
     if (s === undefined || --s.users > 0) return;
     this._screens.delete(vm);
+    this._retired.shadowBytesCopied += s.screen.shadow.bytesCopied;
+    this._retired.pixelsConverted += s.screen.shadow.pixelsConverted;
+    this._retired.scrolls += s.screen.shadow.scrolls;
     const ch = s.screen.channel;
     s.screen.dispose();
     this._o.channels.channelUnused(ch);

@@ -15,6 +15,7 @@ import { decodePng } from '../../src/render/Png.ts';
 import { SoftwareRenderer } from '../../src/render/SoftwareRenderer.ts';
 import { PROMPT } from '../../src/guest/os/Shell.ts';
 import { Lab } from '../../src/lab/Lab.ts';
+import type { RfbClientStats } from '../../src/rfb/RfbClient.ts';
 import { launchChromium } from './chromium.ts';
 
 const NOVNC = new URL('../../node_modules/@novnc/novnc/', import.meta.url).pathname;
@@ -150,6 +151,31 @@ describe('noVNC against the lab\'s RFB server', () => {
       throw new Error(`${err.message.slice(0, 120)}; the guest screen reads:\n${g.screenText().filter(Boolean).slice(-6).join('\n')}`);
     });
     assert.ok(lines.some((l) => l.startsWith(PROMPT.trim())), lines.join('\n'));
+    await page.close();
+  });
+
+  it('decodes our CopyRect (a console scroll) and LastRect (streamed updates) into the guest\'s picture', async () => {
+    const page = await openNoVnc(BOCHS);
+    const g = lab.guests.find((x) => x.name === BOCHS)!;
+    await page.click('#screen canvas');
+    const client = (): RfbClientStats | undefined => lab.vnc!.clients().find((c) => c.stats.updates > 0 && c.stats.bytes > 0)?.stats;
+    const before = client()?.copyRects ?? 0;
+    // `help` eight times prints more than a screenful: the console scrolls under noVNC.
+    for (let i = 0; i < 8; i++) for (const k of ['KeyH', 'KeyE', 'KeyL', 'KeyP', 'Enter']) await page.keyboard.press(k);
+    await g.waitForScreen(/help/, 20_000);
+    for (let i = 0; i < 500 && (client()?.copyRects ?? 0) === before; i++) await page.waitForTimeout(20);
+    let last = '';
+    let equal = false;
+    for (let i = 0; i < 200 && !equal; i++) {
+      const [want, got] = [guestFrame(BOCHS), await noVncFrame(page)];
+      equal = want.width === got.width && want.height === got.height && differing(want, got) === 0;
+      last = `${want.width === got.width ? differing(want, got) : '?'} pixels differ`;
+      if (!equal) await page.waitForTimeout(20);
+    }
+    const stats = lab.vnc!.clients().map((c) => c.stats);
+    assert.ok(stats.some((s) => s.copyRects > before), `a CopyRect was sent: ${JSON.stringify(stats)}`);
+    assert.ok(stats.some((s) => s.lastRectUpdates > 0), `an update was streamed with LastRect: ${JSON.stringify(stats)}`);
+    assert.ok(equal, `after the scroll noVNC's picture equals the guest buffer (last: ${last})`);
     await page.close();
   });
 

@@ -5,6 +5,7 @@ import { VfioDisplay } from '../../display/VfioDisplay.ts';
 import { EmulatedHost, type Vgpu } from '../../vfio/EmulatedHost.ts';
 import type { Clock } from '../../base/Clock.ts';
 import type { LabVm, PointerInput } from '../../server/VmRegistry.ts';
+import { VmChannel } from '../../server/VmChannel.ts';
 
 /** A LabVm over an emulated GVT vGPU, recording the input routed to it. */
 export interface TestVm extends LabVm {
@@ -86,4 +87,21 @@ export function emulatedVm(name: string, type: string, clock: Clock = new Virtua
   if (fd < 0) throw new Error(`openDevice: ${fd}`);
   const vfio = new VfioDisplay(host.kernel, fd, { clock, policy: 'timer' });
   return { vm: { name, kind: vgpu.kind, uuid: vgpu.uuid, display: vfio }, vgpu, vfio };
+}
+
+/** Channels as the lab server keeps them (one per VM while anyone watches), for RfbServer tests. */
+export function channelHost(): { channelFor(vm: LabVm): VmChannel; channelUnused(ch: VmChannel): void } {
+  const map = new Map<LabVm, VmChannel>();
+  return {
+    channelFor: (vm) => {
+      let ch = map.get(vm);
+      if (ch === undefined) map.set(vm, (ch = new VmChannel(vm)));
+      return ch;
+    },
+    channelUnused: (ch) => {
+      if (ch.clientCount > 0) return;
+      map.delete(ch.vm);
+      ch.dispose();
+    },
+  };
 }

@@ -16,6 +16,8 @@ export const NOVNC_FORMAT: TestPixelFormat = { bpp: 32, depth: 24, bigEndian: fa
 export interface TestUpdate {
   readonly bytes: number;
   readonly rects: Array<{ x: number; y: number; w: number; h: number; encoding: number }>;
+  /** The rectangle count of the header (0xFFFF: ended by LastRect). */
+  readonly count: number;
 }
 
 /**
@@ -34,6 +36,8 @@ export class RfbTestClient {
   public extSizeReplies: Array<{ reason: number; status: number; w: number; h: number }> = [];
   public fences = 0;
   public endOfCu = 0;
+  /** Updates that ended with a LastRect pseudo-rectangle. */
+  public lastRects = 0;
   public closed = false;
   public readonly socket: Socket;
   private _buf = Buffer.alloc(0);
@@ -183,13 +187,16 @@ export class RfbTestClient {
         bytes += 4 + 16 * screens;
         this.extSizeReplies.push({ reason: x, status: y, w, h: hh });
         if (x !== 1 || y === 0) this._resize(w, hh);
-      } else if (enc === -258 || enc === -224) {
-        // ext-key ack / last rect: no data
+      } else if (enc === -224) {
+        this.lastRects++;
+        break; // LastRect: the update ends here whatever its count said (0xFFFF)
+      } else if (enc === -258) {
+        // ext-key ack: no data
       } else {
         throw new Error(`unexpected encoding ${enc}`);
       }
     }
-    const u = { bytes, rects };
+    const u = { bytes, rects, count: n };
     this.updates.push(u);
     return u;
   }
