@@ -10,6 +10,8 @@ import type { Variant } from './dbus/DbusWire.ts';
 import { UnixSocket, socketPair } from './dbus/UnixSocket.ts';
 import { DMABUF2_IFACE, LISTENER_IFACE, LISTENER_PATH, MAP_IFACE, QemuListener } from './QemuListener.ts';
 import { waitFor } from '../testkit/node/QemuProcess.ts';
+import { dmabufScenario } from '../testkit/node/DmabufScenario.ts';
+import { memfdFramebuffers } from '../testkit/node/GuestFramebuffers.ts';
 
 const X8R8G8B8 = 0x20020888;
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -111,6 +113,11 @@ describe('QemuListener (a QEMU test double on a socketpair)', () => {
     }
     assert.ok(released.length >= 3, `shared buffers released on dispose (${released.length})`);
     await waitFor(() => openFds() <= fds0, 'every fd and mapping closed', 10_000);
+  });
+
+  it('ScanoutDMABUF with memfds: dedup by inode, flips map nothing new, pixels through the mmap, Disable/new mode/disconnect release', async () => {
+    // The same scenario runs with real dma-bufs (udmabuf) in the kernel suite's VM.
+    await dmabufScenario(memfdFramebuffers, (cond, what) => assert.ok(cond, what));
   });
 
   it('refuses malformed calls from a hostile QEMU with D-Bus errors, closes stray fds, keeps serving', async () => {
