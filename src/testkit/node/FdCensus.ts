@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { fdIdentity } from '../../qemu/MappedFd.ts';
 
 /** How often this process holds one file (by fstat identity, `st_dev:st_ino`): fds and mappings. */
@@ -7,9 +7,26 @@ export interface Held {
   readonly maps: number;
 }
 
-/** Open fds in this process (what a leak test compares before and after). */
-export function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length;
+/**
+ * This process's open fds as `N -> target` (the readdir's own fd, gone by the readlink, drops
+ * out). A leak check compares two of these: an fd closed in between is fine, a new one is a leak,
+ * and a number reused for another file reads as new (socket and anon inode targets carry inodes).
+ */
+export function openFds(): Set<string> {
+  const out = new Set<string>();
+  for (const n of readdirSync('/proc/self/fd')) {
+    try {
+      out.add(`${n} -> ${readlinkSync(`/proc/self/fd/${n}`)}`);
+    } catch {
+      // closed since the readdir
+    }
+  }
+  return out;
+}
+
+/** The fds open now that were not in `before`. */
+export function newFds(before: ReadonlySet<string>): string[] {
+  return [...openFds()].filter((f) => !before.has(f));
 }
 
 /**

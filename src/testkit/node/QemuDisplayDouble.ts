@@ -1,7 +1,7 @@
 import { F_DUPFD_CLOEXEC, libc } from '../../linux/Libc.ts';
 import { DbusConnection } from '../../qemu/dbus/DbusConnection.ts';
 import { UnixSocket, socketPair } from '../../qemu/dbus/UnixSocket.ts';
-import { DMABUF2_IFACE, LISTENER_IFACE, LISTENER_PATH, MAP_IFACE, type QemuListener } from '../../qemu/QemuListener.ts';
+import { DMABUF2_IFACE, LISTENER_IFACE, LISTENER_PATH, type QemuListener } from '../../qemu/QemuListener.ts';
 
 /**
  * A test double of QEMU's side of a display listener (ui/dbus-listener.c): the SASL server on a
@@ -50,11 +50,6 @@ export class QemuDisplayDouble {
   /** UpdateDMABUF(i x, i y, i width, i height): the guest drew there. */
   public updateDmabuf(x: number, y: number, width: number, height: number): Promise<void> {
     return this._call(LISTENER_IFACE, 'UpdateDMABUF', 'iiii', [x, y, width, height]);
-  }
-
-  /** ScanoutMap(h memfd, u offset, u width, u height, u stride, u pixman_format) (Unix.Map). */
-  public scanoutMap(fd: number, offset: number, width: number, height: number, stride: number, pixman: number): Promise<void> {
-    return this._withDup(fd, (d) => this._call(MAP_IFACE, 'ScanoutMap', 'huuuuu', [d, offset, width, height, stride, pixman]));
   }
 
   /** Scanout(u width, u height, u stride, u pixman_format, ay data): a plain surface, by value. */
