@@ -18,7 +18,7 @@ export const DMABUF2_IFACE = 'org.qemu.Display1.Listener.Unix.ScanoutDMABUF2';
 const MAX_SIDE = 16384;
 const MAX_CURSOR = 512;
 /** Distinct shared buffers (dma-bufs, memfds) kept mapped; a guest flips between two or three. */
-const MAX_SHARED = 8;
+export const MAX_SHARED = 8;
 
 /** What the listener counts (`probe` and the bench print these). */
 export interface ListenerStats {

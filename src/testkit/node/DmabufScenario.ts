@@ -4,7 +4,7 @@ import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { libc } from '../../linux/Libc.ts';
 import { createUdmabuf } from '../../linux/Udmabuf.ts';
 import { fdIdentity } from '../../qemu/MappedFd.ts';
-import { QemuListener } from '../../qemu/QemuListener.ts';
+import { MAX_SHARED, QemuListener } from '../../qemu/QemuListener.ts';
 import { held, newFds, openFds, type Held } from './FdCensus.ts';
 import { udmabufFramebuffers, type GuestFramebuffer, type GuestFramebuffers } from './GuestFramebuffers.ts';
 import { QemuDisplayDouble } from './QemuDisplayDouble.ts';
@@ -30,8 +30,6 @@ const STRIDE = W * 4;
 const BYTES = STRIDE * H;
 const XRGB = DRM_FORMAT.XRGB8888;
 const PIXMAN_X8R8G8B8 = 0x20020888;
-/** QemuListener's bound on shared buffers kept mapped. */
-const MAX_SHARED = 8;
 
 /** Pixel (x, y) of picture `tag`: distinct per picture, row and column. */
 export function testPicture(tag: number, width = W, height = H, stride = STRIDE): Uint8Array {
