@@ -55,6 +55,11 @@ export const MAP_SHARED = 1;
 export const POLLIN = 1;
 export const SEEK_END = 2;
 export const MFD_CLOEXEC = 1;
+export const MFD_ALLOW_SEALING = 2;
+// fcntl file seals (<linux/fcntl.h>): udmabuf wants F_SEAL_SHRINK on the memfd.
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SHRINK = 2;
 /** (void *)-1 as koffi 3 returns it. */
 export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 

@@ -10,6 +10,9 @@ import type { Variant } from './dbus/DbusWire.ts';
 import { UnixSocket, socketPair } from './dbus/UnixSocket.ts';
 import { DMABUF2_IFACE, LISTENER_IFACE, LISTENER_PATH, MAP_IFACE, QemuListener } from './QemuListener.ts';
 import { waitFor } from '../testkit/node/QemuProcess.ts';
+import { dmabufScenario } from '../testkit/node/DmabufScenario.ts';
+import { memfdFramebuffers } from '../testkit/node/GuestFramebuffers.ts';
+import { QemuDisplayDouble } from '../testkit/node/QemuDisplayDouble.ts';
 
 const X8R8G8B8 = 0x20020888;
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -111,6 +114,43 @@ describe('QemuListener (a QEMU test double on a socketpair)', () => {
     }
     assert.ok(released.length >= 3, `shared buffers released on dispose (${released.length})`);
     await waitFor(() => openFds() <= fds0, 'every fd and mapping closed', 10_000);
+  });
+
+  it('ScanoutDMABUF with memfds: dedup by inode, flips map nothing new, pixels through the mmap, Disable/new mode/disconnect release', async () => {
+    // The same scenario runs with real dma-bufs (udmabuf) in the kernel suite's VM.
+    await dmabufScenario(memfdFramebuffers, (cond, what) => assert.ok(cond, what));
+  });
+
+  it('a bottom-up dma-buf (y0_top false): its top-down copy follows UpdateDMABUF and a re-show, counted', async () => {
+    const con = new DisplayConsole();
+    const listener = new QemuListener(con);
+    const qemu = await QemuDisplayDouble.connect(listener);
+    const [w, h, stride] = [8, 4, 32];
+    const a = memfdFramebuffers.create(4096);
+    const b = memfdFramebuffers.create(4096);
+    const row = (v: number): Uint8Array => new Uint8Array(stride).fill(v);
+    const rows = (): number[] => [0, 1, 2, 3].map((r) => con.scanout!.mapping.chunks[0]![r * stride]!);
+    try {
+      for (let r = 0; r < h; r++) a.write(row(r + 1), r * stride); // memory rows 1, 2, 3, 4: bottom-up
+      await qemu.scanoutDmabuf(a.fd, w, h, stride, DRM_FORMAT.XRGB8888, false);
+      assert.deepEqual(rows(), [4, 3, 2, 1], 'shown top-down');
+      assert.equal(listener.stats.bytesCopied, w * h * 4);
+      a.write(row(9), 0); // the bottom screen row
+      await qemu.updateDmabuf(0, 3, w, 1);
+      assert.deepEqual(rows(), [4, 3, 2, 9], 'the damaged row is flipped again');
+      assert.equal(listener.stats.bytesCopied, (h + 1) * stride, 'one more row copied, counted');
+      await qemu.scanoutDmabuf(b.fd, w, h, stride, DRM_FORMAT.XRGB8888, false);
+      a.write(row(7), 3 * stride); // the top screen row, while A is not shown
+      await qemu.scanoutDmabuf(a.fd, w, h, stride, DRM_FORMAT.XRGB8888, false);
+      assert.deepEqual(rows(), [7, 3, 2, 9], 'a re-show flips the whole buffer again');
+      assert.equal(listener.stats.sharedMapped, 2, 'A was found, not mapped again');
+    } finally {
+      qemu.dispose();
+      listener.dispose();
+      con.dispose();
+      a.close();
+      b.close();
+    }
   });
 
   it('refuses malformed calls from a hostile QEMU with D-Bus errors, closes stray fds, keeps serving', async () => {

@@ -18,7 +18,7 @@ export const DMABUF2_IFACE = 'org.qemu.Display1.Listener.Unix.ScanoutDMABUF2';
 const MAX_SIDE = 16384;
 const MAX_CURSOR = 512;
 /** Distinct shared buffers (dma-bufs, memfds) kept mapped; a guest flips between two or three. */
-const MAX_SHARED = 8;
+export const MAX_SHARED = 8;
 
 /** What the listener counts (`probe` and the bench print these). */
 export interface ListenerStats {
@@ -59,13 +59,27 @@ interface Frame {
 
 interface Shared {
   readonly key: string;
+  /** width x height / fourcc: a guest's flip chain shares it; a mode change retires the rest. */
+  readonly mode: string;
   readonly fd: number;
   readonly mapping: Mapping;
   readonly buffer: DisplayBuffer;
+  /** A bottom-up buffer's top-down copy (what `buffer` shows), refreshed on damage and re-show. */
+  readonly flipped?: Uint8Array;
   used: number;
 }
 
 let nextBufferId = 1;
+
+/** A frame over our own bytes (pixel data copied in): shown as a region buffer. */
+function stagingFrame(bytes: Uint8Array, width: number, height: number, stride: number, drmFormat: number): Frame {
+  const buffer: DisplayBuffer = {
+    id: nextBufferId++, fd: -1, kind: 'region', planeType: 1,
+    mapping: { length: bytes.length, chunks: [bytes], chunkOffsets: [0], unmap: () => undefined },
+    drmFormat, modifier: 0n, width, height, stride, size: bytes.length,
+  };
+  return { buffer, bytes };
+}
 
 function refuse(stats: ListenerStats, message: string): never {
   stats.refused++;
@@ -81,6 +95,13 @@ function refuse(stats: ListenerStats, message: string): never {
  * ScanoutDMABUF map the fd and show it in place; buffers are deduplicated by inode, so a guest
  * flipping between two buffers maps each once. Handlers never wait on anything: QEMU's replies
  * (GetAll, UpdateDMABUF) go out as soon as the call is decoded.
+ *
+ * QEMU never says when a buffer dies, and every fd we keep pins its pages (a udmabuf or memfd:
+ * guest RAM; a VFIO dma-buf: the vGPU's). So the cache lets go: of buffers of another mode when a
+ * new one arrives, of all of them on a pixel Scanout, on Disable and when the connection closes
+ * (the last picture then stays as a counted copy), and of the least recently shown beyond
+ * MAX_SHARED. Identity is the fd's inode: a dma-buf has its own inode per buffer (a udmabuf's is
+ * not its memfd's) and fstat's size is the dma-buf's size; a memfd's is the file.
  */
 export class QemuListener extends Disposable {
   private readonly _onOutOfBounds = this._register(new Emitter<{ width: number; height: number }>());
@@ -119,6 +140,8 @@ export class QemuListener extends Disposable {
       },
       properties: () => ({ Interfaces: { sig: 'as', value: [...this._optional] } }),
     });
+    // QEMU went away or we re-register: its fds must not outlive the connection.
+    conn.onClose(() => this._retire());
     if (this._optional.includes(MAP_IFACE)) {
       conn.serve(LISTENER_PATH, MAP_IFACE, {
         methods: {
@@ -173,20 +196,33 @@ export class QemuListener extends Disposable {
     const bytes = new Uint8Array(stride * height);
     bytes.set(data.subarray(0, Math.min(data.length, bytes.length)));
     this.stats.bytesCopied += bytes.length;
-    const buffer: DisplayBuffer = {
-      id: nextBufferId++, fd: -1, kind: 'region', planeType: 1,
-      mapping: { length: bytes.length, chunks: [bytes], chunkOffsets: [0], unmap: () => undefined },
-      drmFormat: f.drm, modifier: 0n, width, height, stride, size: bytes.length,
-    };
-    this._show({ buffer, bytes });
+    this._show(stagingFrame(bytes, width, height, stride, f.drm));
+    // QEMU switched this console to a plain surface: the dma-buf/memfd flip chain is over.
+    this._dropShared();
   }
 
-  private _show(frame: Frame): void {
+  private _show(frame: Frame, ok = true): void {
     const old = this._frame;
     this._frame = frame;
     this._console.showScanout(frame.buffer);
-    this._console.setStatus('ok', 'QEMU display');
+    if (ok) this._console.setStatus('ok', 'QEMU display');
     if (old && old.buffer !== frame.buffer && (old.key === undefined || !this._shared.has(old.key))) this._console.release(old.buffer);
+  }
+
+  /** Close every shared buffer; a shown one is first copied (counted) so the picture stays. */
+  private _retire(): void {
+    const cur = this._frame;
+    if (cur?.key !== undefined && this._shared.has(cur.key)) {
+      const b = cur.buffer;
+      const bytes = b.mapping.chunks[0]!.slice(0, b.size);
+      this.stats.bytesCopied += bytes.length;
+      this._show(stagingFrame(bytes, b.width, b.height, b.stride, b.drmFormat), false);
+    }
+    this._dropShared();
+  }
+
+  private _dropShared(keep?: (s: Shared) => boolean): void {
+    for (const s of [...this._shared.values()]) if (s.buffer !== this._frame?.buffer && !keep?.(s)) this._drop(s);
   }
 
   private _update(x: number, y: number, w: number, h: number, stride: number, pixman: number, data: Uint8Array): void {
@@ -219,7 +255,18 @@ export class QemuListener extends Disposable {
     const b = this._frame?.buffer;
     if (!b) return;
     const r: Rect = { x: Math.max(0, x), y: Math.max(0, y), width: Math.min(b.width, x + w) - Math.max(0, x), height: Math.min(b.height, y + h) - Math.max(0, y) };
-    if (r.width > 0 && r.height > 0) this._console.update([r]);
+    if (r.width <= 0 || r.height <= 0) return;
+    const s = this._frame?.key === undefined ? undefined : this._shared.get(this._frame.key);
+    if (s?.flipped) this._flip(s, r.y, r.height);
+    this._console.update([r]);
+  }
+
+  /** Rows [y, y + h) of a bottom-up buffer into its top-down copy (counted). */
+  private _flip(s: Shared, y: number, h: number): void {
+    const { stride, height } = s.buffer;
+    const src = s.mapping.chunks[0]!;
+    for (let r = y; r < y + h; r++) s.flipped!.set(src.subarray((height - 1 - r) * stride, (height - r) * stride), r * stride);
+    this.stats.bytesCopied += h * stride;
   }
 
   private _scanoutShared(fd: number, offset: number, width: number, height: number, stride: number, fourcc: number, modifier: bigint, y0Top: boolean, kind: 'map' | 'dmabuf'): void {
@@ -231,37 +278,35 @@ export class QemuListener extends Disposable {
       const id = fdIdentity(fd) ?? refuse(this.stats, 'the fd cannot be fstat()ed');
       const length = stride * height;
       if (id.size > 0 && offset + length > id.size) refuse(this.stats, `${kind} of ${id.size} bytes is short for ${length} bytes at ${offset}`);
+      const mode = `${width}x${height}/${fourcc}`;
       const key = `${id.key}@${offset}/${width}x${height}/${stride}/${fourcc}/${y0Top ? 1 : 0}`;
       this.stats.scanouts++;
       const hit = this._shared.get(key);
       if (hit) {
         hit.used = ++this._useCount;
         this.stats.sharedReused++;
+        if (hit.flipped) this._flip(hit, 0, height);
         this._show({ buffer: hit.buffer, key });
         this._console.update([{ x: 0, y: 0, width, height }]);
         return;
       }
       const mapping = mapFd(fd, offset, length);
       if (typeof mapping === 'string') refuse(this.stats, `${kind}: ${mapping}`);
-      let shown: Mapping = mapping;
-      let bufKind: 'dmabuf' | 'region' = 'dmabuf';
-      if (!y0Top) {
-        // Bottom-up (a GL framebuffer): rows flipped into a staging copy, counted.
-        const flipped = new Uint8Array(length);
-        const src = mapping.chunks[0]!;
-        for (let r = 0; r < height; r++) flipped.set(src.subarray((height - 1 - r) * stride, (height - r) * stride), r * stride);
-        this.stats.bytesCopied += length;
-        shown = { length, chunks: [flipped], chunkOffsets: [0], unmap: () => undefined };
-        bufKind = 'region';
-      }
+      // Bottom-up (a GL framebuffer): shown from a top-down copy, counted.
+      const flipped = y0Top ? undefined : new Uint8Array(length);
+      const shown: Mapping = flipped ? { length, chunks: [flipped], chunkOffsets: [0], unmap: () => undefined } : mapping;
       const buffer: DisplayBuffer = {
-        id: nextBufferId++, fd, kind: bufKind, planeType: 1, mapping: shown, drmFormat: fourcc, modifier,
+        id: nextBufferId++, fd, kind: flipped ? 'region' : 'dmabuf', planeType: 1, mapping: shown, drmFormat: fourcc, modifier,
         width, height, stride, size: length,
       };
       owned = false;
-      this._shared.set(key, { key, fd, mapping, buffer, used: ++this._useCount });
+      const entry: Shared = { key, mode, fd, mapping, buffer, flipped, used: ++this._useCount };
+      if (flipped) this._flip(entry, 0, height);
+      this._shared.set(key, entry);
       this.stats.sharedMapped++;
       this._show({ buffer, key });
+      // A new mode: buffers of the old one will not be flipped to again.
+      this._dropShared((s) => s.mode === mode);
       this._evict();
     } finally {
       if (owned) libc().close(fd);
@@ -286,7 +331,13 @@ export class QemuListener extends Disposable {
 
   private _disable(): void {
     this.stats.disables++;
+    this._retire();
     this._console.setStatus('plane-disabled', 'QEMU disabled the display');
+  }
+
+  /** Shared buffers (dma-bufs, memfds) currently mapped and held open. */
+  public get sharedHeld(): number {
+    return this._shared.size;
   }
 
   private _cursorDefine(width: number, height: number, hotX: number, hotY: number, data: Uint8Array): void {

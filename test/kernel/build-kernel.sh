@@ -80,7 +80,9 @@ end=$(date +%s)
 echo "$((end - start))" >"$out/build-seconds"
 echo "$KT_VER" >"$out/version"
 touch "$out/.done"
-# older keys of this kernel are dead weight
-find "$KT_CACHE/out" -mindepth 1 -maxdepth 1 -name "$KT_VER-*" ! -name "$KT_VER-$key" -exec rm -rf {} +
+# Older keys of this kernel: keep the 3 newest (a few MB each). Clones and branches share one
+# cache (VGPU_KERNEL_CACHE): pruning every other key made a branch with another fragment and
+# main evict each other's kernel and rebuild in turn.
+ls -1td "$KT_CACHE/out/$KT_VER-"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
 kt_log "$KT_VER: kernel built in $((end - start)) s ($jobs jobs): $out"
 echo "$out"

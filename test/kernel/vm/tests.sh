@@ -91,7 +91,11 @@ for VFIO_API in $APIS; do
 	fi
 done
 
-# 5. a second open while another process holds the device, every pair of APIs
+# 5. the QEMU D-Bus listener's dma-buf path with real dma-bufs (/dev/udmabuf over memfds); no VFIO
+VFIO_API=none
+step qemu-dmabuf "QEMU listener: udmabuf and memfd scanouts, dedup, mmap, release" env VFIO_API=auto node $JS/test/kernel/vm/qemu-dmabuf.js
+
+# 6. a second open while another process holds the device, every pair of APIs
 VFIO_API=pairs
 step busy-mdpy "second open while held: exit 1, names the holder and --qemu" env VFIO_API=auto node $JS/test/kernel/vm/busy.js $MDPY $APIS
 
