@@ -12,9 +12,11 @@ describe('resolution sweep (tiny)', () => {
     const r = runResolutionBench({ resolutions: [[64, 32], [100, 20]], reps: 2, targetMs: 0.2 });
     assert.deepEqual(r.rows.map((x) => [x.width, x.height, x.frameBytes]), [[64, 32, 64 * 4 * 32], [100, 20, 400 * 20]]);
     for (const x of r.rows) {
-      assert.ok(x.dmabufUsPerRefresh > 0 && x.regionUsPerRefresh > 0 && x.memcpyUs >= 0 && x.queryUs > 0);
+      // CPU time over a 0.2 ms slice can read 0 on a loaded machine: figures must be real numbers,
+      // not positive (speed is the bench's business, not the test's).
+      const figures = [x.dmabufUsPerRefresh, x.regionUsPerRefresh, x.memcpyUs, x.queryUs, x.ratio.median];
+      assert.ok(figures.every((v) => Number.isFinite(v) && v >= 0), figures.join(' '));
       assert.equal(x.spread.dmabufUsPerRefresh.runs, 2);
-      assert.ok(x.ratio.median > 0);
     }
   });
 
