@@ -264,7 +264,8 @@ export class Session extends Disposable {
         this.counters.flips++;
         b.scanouts++;
         b.lastScanoutAt = performance.now();
-        this.flipLatency.flip(m.flipSeq, this.clock.toLocal(m.vblankMs), performance.timeOrigin + performance.now());
+        this.flipLatency.flip(m.flipSeq, this.clock.toLocal(m.vblankMs), this.connection.lastReceivedAt,
+          performance.timeOrigin + performance.now());
         this._count('flips received');
         this.primaryId = m.id;
         this._showPrimary();

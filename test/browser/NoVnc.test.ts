@@ -15,7 +15,7 @@ import { decodePng } from '../../src/render/Png.ts';
 import { SoftwareRenderer } from '../../src/render/SoftwareRenderer.ts';
 import { PROMPT } from '../../src/guest/os/Shell.ts';
 import { Lab } from '../../src/lab/Lab.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 
 const NOVNC = new URL('../../node_modules/@novnc/novnc/', import.meta.url).pathname;
 const GVT = 'gvt-1';
