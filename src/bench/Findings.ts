@@ -7,7 +7,7 @@ import { num } from './Table.ts';
 interface Json {
   flipStorm?: FlipStormBenchResult;
   resolution?: ResolutionRow[];
-  latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency }>;
+  latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>;
   density?: { vms: number; cores: number; stoppedBy: string; steps: DensityStep[]; control?: DensityStep };
   remote?: {
     flipBytes: number;
@@ -65,8 +65,9 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       'versions and sends them unhashed, then the SCANOUT' +
       `${r ? ` (a flip between synced buffers: ${num(r.serverCpuUs.flip, 0)} µs of server CPU at ` +
         `${r.details.flip.width}×${r.details.flip.height})` : ''}. What remains is the way to the socket — the ` +
-      'microtask that batches console events, the WebSocket write, and the event loop coming round to the ' +
-      'client\'s socket (the measuring client shares the server\'s process) — on a ' +
+      'microtask that batches console events, the WebSocket write — and the measuring client\'s thread being ' +
+      `woken to read it${dirty.sameThreadClient ? ` (a client on the server's own thread, which reads only ` +
+        `after the rest of the loop turn, measured ${num(dirty.sameThreadClient.wireP50)} ms)` : ''}, on a ` +
       `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const rm = j.remote;
