@@ -49,10 +49,9 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
   const ev = j.latencyMs?.event;
   if (ev && ev.p99 > 2) {
     const imm = ev.immediateClock;
-    out.push(`- **Event policy p99 (${num(ev.p99)} ms against ≤ 2 ms).** The event policy wakes through ` +
-      '`clock.setTimeout(refresh, 0)`, and Node never runs a setTimeout in under 1 ms: the p50 is ' +
-      `${num(ev.p50)} ms for that reason alone${imm ? `; on a clock that uses setImmediate for 0 ms the same ` +
-      `policy measured p50 ${num(imm.p50)} / p99 ${num(imm.p99)} ms` : ''}. The rest of the tail is scheduling: ` +
+    out.push(`- **Event policy p99 (${num(ev.p99)} ms against ≤ 2 ms).** The event policy refreshes at the end of ` +
+      `the task that took the display IRQ (p50 ${num(ev.p50)} ms${imm ? `; the same policy on a setImmediate clock: ` +
+      `p50 ${num(imm.p50)} / p99 ${num(imm.p99)} ms` : ''}). The tail is scheduling: ` +
       `the host's own vblank timer fired up to ${num(ev.hostTimerLateP99)} ms late (p99) in the same windows, and ` +
       `the load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores during the run.`);
   }

@@ -119,12 +119,20 @@ export class RefreshScheduler implements IDisposable {
 
   private readonly _onIrq = (): void => {
     if (this._eventPending === undefined && !this._stopped) {
+      // Refresh once the code that raised the IRQ has returned (the device's dispatch, the poll
+      // that read the eventfd): at the end of this task, as a VMM's eventfd handler runs in its
+      // main loop. The clock's 0 ms timeout is the same point in virtual time (tests, the
+      // virtual-time bench run no microtasks between steps); whichever comes first refreshes.
       this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
+      void Promise.resolve().then(this._onEventDue);
     }
   };
 
   private readonly _onEventDue = (): void => {
+    const pending = this._eventPending;
+    if (pending === undefined) return;
     this._eventPending = undefined;
+    pending.dispose();
     this._refresh();
   };
 

@@ -48,9 +48,10 @@ export const latencySection: BenchSection = {
       '*host timer late p99*: how late the host\'s own 60 Hz vblank timer fired in the same windows — scheduling ' +
         'noise from the machine that every sample carries too.',
       '',
-      'The event policy wakes through `clock.setTimeout(refresh, 0)`; with RealClock that is Node\'s setTimeout, ' +
-        'which never fires in under 1 ms. *event (setImmediate)* is the same policy on a clock that maps 0 ms ' +
-        'timeouts to setImmediate — what RealClock would give with that one change.',
+      'The display IRQ\'s handler refreshes at the end of the task that took the IRQ (a microtask; in virtual ' +
+        'time the clock\'s 0 ms timeout, whichever comes first), as a VMM\'s eventfd handler runs in its main ' +
+        'loop. *event (setImmediate)* is the event policy on a clock that maps 0 ms timeouts to setImmediate, ' +
+        'kept beside it for comparison with earlier reports (RealClock now does the same).',
       '',
       '![latency](charts/latency.svg)',
     ].join('\n');
