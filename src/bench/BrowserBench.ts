@@ -22,6 +22,7 @@ interface PageFigures {
 
 interface PageState {
   renderer: string;
+  bytesReceived: number;
   frameWidth: number;
   frameHeight: number;
   flipsPresented: number;
@@ -84,9 +85,13 @@ async function measurePolicy(browser: Browser, policy: RefreshPolicy, frames: 'v
     await g.vm.waitFor((s) => s.animating, GUARD_MS, 'flip-demo running');
     await waitState(page, (s) => s.flipsPresented >= 10, 'flips presented');
     await sleep(o.warmMs);
-    const windows: Array<PageFigures & { fps: number }> = [];
+    const windows: Array<PageFigures & { fps: number; flipsPerSec: number; mbps: number; backlogMB: number }> = [];
+    const server = lab.server!;
     for (let r = 0; r < o.reps; r++) {
       await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.clearFlipFigures());
+      const flips0 = g.status.flips;
+      const bytes0 = (await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.state())).bytesReceived;
+      const t0 = performance.now();
       // A string, not a function: the tsx transform would name the inner closure with a helper
       // the page does not have.
       const fps = await page.evaluate(`new Promise((resolve) => {
@@ -100,7 +105,14 @@ async function measurePolicy(browser: Browser, policy: RefreshPolicy, frames: 'v
         };
         requestAnimationFrame(tick);
       })`) as number;
-      windows.push({ ...await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.flipFigures()), fps });
+      const sec = (performance.now() - t0) / 1000;
+      const figs = await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.flipFigures());
+      const sent = server.stats.bytesSent;
+      const bytes1 = (await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.state())).bytesReceived;
+      windows.push({
+        ...figs, fps, flipsPerSec: (g.status.flips - flips0) / sec, mbps: (bytes1 - bytes0) / sec / 1e6,
+        backlogMB: Math.max(0, sent - bytes1) / 1e6,
+      });
     }
     const st = await page.evaluate(() => (globalThis as unknown as Hooks).__vgpu.state());
     if (errors.length > 0) throw new Error(`browser bench: the page threw: ${errors.join('; ')}`);
@@ -115,6 +127,7 @@ async function measurePolicy(browser: Browser, policy: RefreshPolicy, frames: 'v
       flipToPresent: qs((w) => w.total),
       parts: Object.fromEntries(BROWSER_PARTS.map((p) => [p, qs((w) => w.parts[p])])) as Record<BrowserPart, Quantiles>,
       clockRttMs: med((w) => w.clockRtt ?? NaN), framesPerSec: med((w) => w.fps),
+      guestFlipsPerSec: med((w) => w.flipsPerSec), receivedMBps: med((w) => w.mbps), backlogMB: med((w) => w.backlogMB),
     };
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\nlab log:\n${labLog.slice(-20).join('\n')}`);

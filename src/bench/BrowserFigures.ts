@@ -25,8 +25,8 @@ export interface BrowserBenchOptions {
 }
 
 export const BROWSER_SIZES = {
-  full: { reps: 3, windowMs: 5000, warmMs: 2000, viewport: { width: 1280, height: 800 }, unthrottled: true },
-  quick: { reps: 1, windowMs: 3000, warmMs: 1500, viewport: { width: 1280, height: 800 }, unthrottled: false },
+  full: { reps: 3, windowMs: 5000, warmMs: 2000, viewport: { width: 1024, height: 768 }, unthrottled: true },
+  quick: { reps: 1, windowMs: 3000, warmMs: 1500, viewport: { width: 1024, height: 768 }, unthrottled: false },
   tiny: { reps: 1, windowMs: 1000, warmMs: 500, viewport: { width: 800, height: 600 }, unthrottled: false },
 } as const;
 
@@ -55,6 +55,14 @@ export interface BrowserFigures {
   readonly clockRttMs: number;
   /** Animation frames per second the page ran during the windows. */
   readonly framesPerSec: number;
+  /** Flips per second the guest latched, and MB/s the page received, during the windows. */
+  readonly guestFlipsPerSec: number;
+  readonly receivedMBps: number;
+  /**
+   * Bytes the server had sent that the page had not yet received at the end of each window
+   * (socket buffers on both sides and Chromium's own), MB: the queue every message waits behind.
+   */
+  readonly backlogMB: number;
 }
 
 export interface BrowserBenchResult {

@@ -49,11 +49,14 @@ function explain(f: BrowserFigures): string {
   const p = f.parts;
   const wait = p.waitFrame.p50 + p.toPresent.p50;
   const frame = f.framesPerSec > 0 ? 1000 / f.framesPerSec : NaN;
+  const queue = f.receivedMBps > 0 ? (f.backlogMB / f.receivedMBps) * 1000 : NaN;
   return `${label(f)}: p50 ${num(f.flipToPresent.p50)} ms — waiting for animation frames ${num(wait)} ms ` +
     `(until the render's frame ${num(p.waitFrame.p50)}, until the next one ${num(p.toPresent.p50)}; one frame is ` +
     `${num(frame)} ms at ${num(f.framesPerSec, 1)} frames/s), working ${num(working(f))} ms (host + socket ` +
     `${num(p.wire.p50)}, message ${num(p.message.p50)}, upload ${num(p.upload.p50)}, conversion ${num(p.convert.p50)}, ` +
-    `draw ${num(p.draw.p50)}).`;
+    `draw ${num(p.draw.p50)}). The guest flipped ${num(f.guestFlipsPerSec, 1)} times/s, the page received ` +
+    `${num(f.receivedMBps)} MB/s and ${num(f.backlogMB)} MB were sent but not yet received at the end of a window: ` +
+    `${num(queue, 0)} ms of queue at that rate, which the host + socket part (a message waits behind it) carries.`;
 }
 
 export const browserSection: BenchSection = {
@@ -79,11 +82,14 @@ export const browserSection: BenchSection = {
         'the shortest round trip) and takes a sample when the animation frame after the render that drew the flip ' +
         `begins. ${s.reps} window(s) of ${s.windowMs} ms per policy, figures cleared at the start of each; ` +
         'medians of the per-window percentiles. *dropped*: flips the viewer never presented (superseded before ' +
-        'their frame, or skipped by the server).',
+        'their frame, or skipped by the server). *backlog*: bytes the server had sent that the page had not received ' +
+        'at the end of a window.',
       '',
-      mdTable(['policy', 'guest mode', 'flip → present p50', 'p99', 'presented', 'dropped', 'animation frames/s', 'clock round trip'],
+      mdTable(['policy', 'guest mode', 'flip → present p50', 'p99', 'presented', 'dropped', 'animation frames/s',
+        'guest flips/s', 'received MB/s', 'backlog MB', 'clock round trip'],
         r.figures.map((f) => [label(f), `${f.width}×${f.height}`, num(f.flipToPresent.p50), num(f.flipToPresent.p99),
-          int(f.presented), int(f.dropped), num(f.framesPerSec, 1), `${num(f.clockRttMs)} ms`])),
+          int(f.presented), int(f.dropped), num(f.framesPerSec, 1), num(f.guestFlipsPerSec, 1), num(f.receivedMBps),
+          num(f.backlogMB), `${num(f.clockRttMs)} ms`])),
       '',
       'Where the time goes (each part\'s p50 / p99, ms; the parts of one flip add up to its total):',
       '',
