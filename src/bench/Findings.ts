@@ -1,5 +1,6 @@
 import type { DensityStep } from './DensityBench.ts';
 import type { FlipStormBenchResult } from './FlipStormBench.ts';
+import type { BrowserFigures } from './BrowserFigures.ts';
 import type { PolicyLatency } from './LatencyBench.ts';
 import type { ResolutionRow } from './ResolutionBench.ts';
 import { num } from './Table.ts';
@@ -8,6 +9,7 @@ interface Json {
   flipStorm?: FlipStormBenchResult;
   resolution?: ResolutionRow[];
   latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>;
+  browser?: { runs: BrowserFigures[] };
   density?: { vms: number; cores: number; stoppedBy: string; steps: DensityStep[]; control?: DensityStep };
   remote?: {
     flipBytes: number;
@@ -68,6 +70,17 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       `woken to read it${dirty.sameThreadClient ? ` (a client on the server's own thread, which reads only ` +
         `after the rest of the loop turn, measured ${num(dirty.sameThreadClient.wireP50)} ms)` : ''}, on a ` +
       `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
+  }
+  const bd = j.browser?.runs.find((f) => f.policy === 'dirty' && f.frames === 'vsync');
+  if (bd && bd.flipToPresent.p50 > 5) {
+    const p = bd.parts;
+    const work = p.message.p50 + p.upload.p50 + p.convert.p50 + p.draw.p50;
+    out.push(`- **Browser flip → present p50 (${num(bd.flipToPresent.p50)} ms against the ≤ 5 ms goal).** The ` +
+      `viewer's own work per flip is ${num(work)} ms; host + socket is ${num(p.wire.p50)} ms (the guest flipped ` +
+      `${num(bd.guestFlipsPerSec, 1)} times/s, the page took in ${num(bd.receivedMBps)} MB/s with ` +
+      `${num(bd.backlogMB)} MB sent but not yet received), waiting for animation frames ` +
+      `${num(p.waitFrame.p50 + p.toPresent.p50)} ms at ${num(bd.framesPerSec, 1)} frames/s; load average ` +
+      `${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const rm = j.remote;
   if (rm && rm.serverCpuUs.frame > rm.baselineCpuUs.frame) {
