@@ -10,7 +10,7 @@ import { connect, createServer as createTcpServer, type Server as TcpServer, typ
 import { after, describe, it } from 'node:test';
 import type { ClientOptions } from 'ws';
 import {
-  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodeResize,
+  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodePresented, encodeResize,
   type ServerMessage,
 } from '../protocol/RemoteProtocol.ts';
 import { readDirectScanout } from '../protocol/InspectorData.ts';
@@ -244,6 +244,50 @@ describe('LabServer: remote display', () => {
     assert.deepEqual(c.protocolErrors, []);
     c.close();
     display.dispose();
+  });
+
+  it('a viewer that reports presented flips is paced: flips beyond two unpresented wait, then the newest goes', async () => {
+    const vm = gvtVm('paced');
+    const [a, b] = doubleBuffered(vm, 1024, 64);
+    vm.fill(a, 0x11);
+    vm.fill(b, 0x22);
+    vm.refresh();
+    const s = await serve([vm]);
+    const c = await attached(s, 'paced');
+    const scanouts = (): Array<{ flipSeq: number }> => c.messages.filter((m) => m.type === Msg.SCANOUT) as never;
+    // Both buffers synced, then the viewer says it presented the last flip: from now on it is paced.
+    flip(vm, b);
+    await c.next((m) => m.type === Msg.SCANOUT, 'SCANOUT(b)');
+    c.send(encodePresented(scanouts().at(-1)!.flipSeq));
+    await waitUntil(() => s.clientStats()[0]!.received >= 2);
+    for (const buf of [a, b]) {
+      const from = c.messages.length;
+      flip(vm, buf);
+      await c.next((m) => m.type === Msg.SCANOUT, 'a flip in flight', from);
+    }
+    const inFlight = scanouts().slice(-2).map((m) => m.flipSeq);
+    // Two unpresented: the next flips are held on the server (nothing queued for the socket).
+    const before = s.stats.messagesSent;
+    for (const buf of [a, b, a]) {
+      flip(vm, buf);
+      await settle();
+    }
+    assert.equal(s.stats.messagesSent, before, 'held while two flips are unpresented');
+    // Presenting the newer of the two releases the newest flip, numbered past the ones it skipped.
+    const from = c.messages.length;
+    c.send(encodePresented(inFlight[1]!));
+    const next = await c.next((m) => m.type === Msg.SCANOUT, 'the newest flip', from) as { flipSeq: number; id: number };
+    assert.equal(next.flipSeq, inFlight[1]! + 3, 'the newest flip; the two before it were never sent');
+    assert.deepEqual(c.buffers.get(next.id)!.bytes, vm.bytes(a));
+    // A flip never sent is a protocol error; an old one changes nothing.
+    c.send(encodePresented(inFlight[0]!));
+    c.send(encodePresented(next.flipSeq + 5));
+    await c.next((m) => m.type === Msg.ERROR, 'ERROR for a flip never sent', from);
+    const errors = c.messages.slice(from).filter((m) => m.type === Msg.ERROR);
+    assert.equal(errors.length, 1);
+    assert.match((errors[0] as { text: string }).text, /PRESENTED \d+: no such flip sent/);
+    assert.deepEqual(c.protocolErrors, []);
+    c.close();
   });
 
   it('a flip to a buffer the guest redrew sends only the changed rows first', async () => {

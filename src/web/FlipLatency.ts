@@ -88,13 +88,16 @@ export class FlipLatency {
     return true;
   }
 
-  /** The frame with the drawn flip reached the screen at `nowMs` (this page's clock). */
-  public present(nowMs: number): void {
+  /**
+   * The frame with the drawn flip reached the screen at `nowMs` (this page's clock). Returns that
+   * flip's number (undefined when no flip was waiting for its frame).
+   */
+  public present(nowMs: number): number | undefined {
     const d = this._drawn;
-    if (d === undefined) return;
+    if (d === undefined) return undefined;
     this._drawn = undefined;
     const p = d.flip;
-    if (p.vblankMs === undefined) return;
+    if (p.vblankMs === undefined) return p.seq;
     this.presented++;
     keep(this._samples, Math.max(0, nowMs - p.vblankMs));
     const part = (name: FlipPart, v: number | undefined): void => {
@@ -109,6 +112,7 @@ export class FlipLatency {
     part('convert', d.cost?.decode);
     part('draw', d.cost?.present);
     part('toPresent', span(d.endMs, nowMs));
+    return p.seq;
   }
 
   /** A new connection: flip numbers start over. */
