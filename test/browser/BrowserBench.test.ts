@@ -6,8 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runBrowserBench } from '../../src/bench/BrowserBench.ts';
 import { BROWSER_PARTS, BROWSER_SIZES } from '../../src/bench/BrowserFigures.ts';
+import { FLIP_PARTS } from '../../src/web/FlipLatency.ts';
 
 describe('browser bench (tiny, the lab in Chromium)', () => {
+  it('names the parts the viewer measures (the bench cannot import the viewer: layers)', () => {
+    assert.deepEqual(BROWSER_PARTS, FLIP_PARTS);
+  });
+
   it('measures flip → present and its parts for the dirty policy', async () => {
     const log: string[] = [];
     const r = await runBrowserBench({ ...BROWSER_SIZES.tiny, policies: ['dirty'], log: (l) => log.push(l) });
