@@ -350,10 +350,10 @@ export class RemoteMirror {
     const seq = flipSeq >>> 0;
     const i = this._unpresented.indexOf(seq);
     if (i < 0) {
-      // An older flip (already presented, or from the VM before a switch) changes nothing.
-      const newest = this._unpresented.at(-1) ?? this._channel?.flipSeq ?? 0;
-      if (((seq - newest) >>> 0) < 0x80000000 && seq !== newest) return false;
-      return true;
+      // An older flip (already presented, or sent before a detach) changes nothing; one the VM
+      // has not even made yet is a lie.
+      const newest = this._channel?.flipSeq;
+      return newest === undefined || seq === newest || ((seq - newest) >>> 0) >= 0x80000000;
     }
     this._unpresented.splice(0, i + 1);
     this._paced = true;
