@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BenchContext, BenchSection, SectionOutput, SummaryRow } from './BenchSection.ts';
+import { browserSection } from './sections/BrowserSection.ts';
 import { findings } from './Findings.ts';
 import { densitySection } from './sections/DensitySection.ts';
 import { flipStormSection } from './sections/FlipStormSection.ts';
@@ -15,7 +16,7 @@ import { mdTable, textTable } from './Table.ts';
 
 /** The benchmark's parts, in the order they run. */
 export const BENCH_SECTIONS: readonly BenchSection[] = [
-  flipStormSection, resolutionSection, latencySection, densitySection, remoteSection, memorySection,
+  flipStormSection, resolutionSection, latencySection, browserSection, densitySection, remoteSection, memorySection,
   vncSection,
 ];
 

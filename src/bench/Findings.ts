@@ -1,5 +1,6 @@
 import type { DensityStep } from './DensityBench.ts';
 import type { FlipStormBenchResult } from './FlipStormBench.ts';
+import type { BrowserFigures } from './BrowserFigures.ts';
 import type { PolicyLatency } from './LatencyBench.ts';
 import type { ResolutionRow } from './ResolutionBench.ts';
 import { num } from './Table.ts';
@@ -7,7 +8,8 @@ import { num } from './Table.ts';
 interface Json {
   flipStorm?: FlipStormBenchResult;
   resolution?: ResolutionRow[];
-  latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency }>;
+  latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>;
+  browser?: { runs: BrowserFigures[] };
   density?: { vms: number; cores: number; stoppedBy: string; steps: DensityStep[]; control?: DensityStep };
   remote?: {
     flipBytes: number;
@@ -49,10 +51,9 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
   const ev = j.latencyMs?.event;
   if (ev && ev.p99 > 2) {
     const imm = ev.immediateClock;
-    out.push(`- **Event policy p99 (${num(ev.p99)} ms against ≤ 2 ms).** The event policy wakes through ` +
-      '`clock.setTimeout(refresh, 0)`, and Node never runs a setTimeout in under 1 ms: the p50 is ' +
-      `${num(ev.p50)} ms for that reason alone${imm ? `; on a clock that uses setImmediate for 0 ms the same ` +
-      `policy measured p50 ${num(imm.p50)} / p99 ${num(imm.p99)} ms` : ''}. The rest of the tail is scheduling: ` +
+    out.push(`- **Event policy p99 (${num(ev.p99)} ms against ≤ 2 ms).** The event policy refreshes at the end of ` +
+      `the task that took the display IRQ (p50 ${num(ev.p50)} ms${imm ? `; the same policy on a setImmediate clock: ` +
+      `p50 ${num(imm.p50)} / p99 ${num(imm.p99)} ms` : ''}). The tail is scheduling: ` +
       `the host's own vblank timer fired up to ${num(ev.hostTimerLateP99)} ms late (p99) in the same windows, and ` +
       `the load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores during the run.`);
   }
@@ -65,9 +66,21 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
       'versions and sends them unhashed, then the SCANOUT' +
       `${r ? ` (a flip between synced buffers: ${num(r.serverCpuUs.flip, 0)} µs of server CPU at ` +
         `${r.details.flip.width}×${r.details.flip.height})` : ''}. What remains is the way to the socket — the ` +
-      'microtask that batches console events, the WebSocket write, and the event loop coming round to the ' +
-      'client\'s socket (the measuring client shares the server\'s process) — on a ' +
+      'microtask that batches console events, the WebSocket write — and the measuring client\'s thread being ' +
+      `woken to read it${dirty.sameThreadClient ? ` (a client on the server's own thread, which reads only ` +
+        `after the rest of the loop turn, measured ${num(dirty.sameThreadClient.wireP50)} ms)` : ''}, on a ` +
       `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
+  }
+  const bd = j.browser?.runs.find((f) => f.policy === 'dirty' && f.frames === 'vsync');
+  if (bd && bd.flipToPresent.p50 > 5) {
+    const p = bd.parts;
+    const work = p.message.p50 + p.upload.p50 + p.convert.p50 + p.draw.p50;
+    out.push(`- **Browser flip → present p50 (${num(bd.flipToPresent.p50)} ms against the ≤ 5 ms goal).** The ` +
+      `viewer's own work per flip is ${num(work)} ms; host + socket is ${num(p.wire.p50)} ms (the guest flipped ` +
+      `${num(bd.guestFlipsPerSec, 1)} times/s, the page took in ${num(bd.receivedMBps)} MB/s with ` +
+      `${num(bd.backlogMB)} MB sent but not yet received), waiting for animation frames ` +
+      `${num(p.waitFrame.p50 + p.toPresent.p50)} ms at ${num(bd.framesPerSec, 1)} frames/s; load average ` +
+      `${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const rm = j.remote;
   if (rm && rm.serverCpuUs.frame > rm.baselineCpuUs.frame) {

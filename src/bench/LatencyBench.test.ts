@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PolicyLatency } from './LatencyBench.ts';
+import { matchReads, type PolicyLatency } from './LatencyBench.ts';
 import { latencySection } from './sections/LatencySection.ts';
 import { tinyContext } from './sections/testing.ts';
 
 describe('latency bench (tiny, guest in a worker, real time)', () => {
   it('samples flip → scanout and flip → wire for every policy', async () => {
     const out = await latencySection.run(tinyContext());
-    const l = out.json.latencyMs as Record<string, PolicyLatency & { immediateClock?: PolicyLatency }>;
+    const l = out.json.latencyMs as Record<string, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>;
     assert.deepEqual(Object.keys(l), ['timer30', 'timer16', 'event', 'dirty']);
     for (const [name, x] of Object.entries(l)) {
       assert.ok(x.samples > 0, `${name}: no flip reached scanout`);
@@ -22,8 +22,20 @@ describe('latency bench (tiny, guest in a worker, real time)', () => {
     assert.ok(l.timer30!.virtual!.dropped > 0, 'a 30 ms timer misses flips at 60 Hz (the check can fail)');
     // The event case also carries the setImmediate variant.
     assert.ok(l.event!.immediateClock !== undefined && l.event!.immediateClock.samples > 0);
+    // The dirty case also carries the same flips read by a client on the server's thread.
+    const same = l.dirty!.sameThreadClient;
+    assert.ok(same !== undefined && same.samples > 0 && same.wireP50 >= 0, 'the same-thread client figures');
     assert.equal(out.summary.length, 3);
     const wire = out.summary.find((r) => r.metric.startsWith('Dirty policy flip → first byte on the wire'));
-    assert.ok(wire !== undefined && wire.measured === `${l.dirty!.wireP50.toFixed(2)} ms`, 'the dirty wire p50 target row');
+    assert.ok(wire !== undefined && wire.measured.startsWith(`${l.dirty!.wireP50.toFixed(2)} ms (`), 'the dirty wire p50 target row');
+  });
+});
+
+describe('latency bench: matching reads to flips', () => {
+  it('a read answers the newest unanswered latch before it; a flip overtaken before any read has no sample', () => {
+    // Latches at 0, 16, 20 (overtakes 16), 40; reads at 0.3 (flip 0), 1 (a second read of the same
+    // update: no latch left), 20.4 (flip 20), 41 (flip 40); a read before any latch is ignored.
+    assert.deepEqual(matchReads([0, 16, 20, 40], [41, -1, 0.3, 1, 20.4]).map((x) => Math.round(x * 10) / 10), [0.3, 0.4, 1]);
+    assert.deepEqual(matchReads([5], []), []);
   });
 });

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 import { RealClock, type Clock } from '../base/Clock.ts';
 import type { IDisposable } from '../base/Disposable.ts';
@@ -6,7 +7,9 @@ import type { RefreshPolicy } from '../display/VfioDisplay.ts';
 import { encodeAttach } from '../protocol/RemoteProtocol.ts';
 import { LabServer } from '../server/LabServer.ts';
 import { VmRegistry } from '../server/VmRegistry.ts';
+import { siblingModule, startModuleWorker } from '../guest/host/startWorker.ts';
 import { BenchVm } from './BenchVm.ts';
+import type { WireClientMessage } from './WireClient.ts';
 import { wallNowMs } from './CpuClock.ts';
 import { mean, quantile, spread, type Spread } from './Stats.ts';
 import { Ticker } from './Ticker.ts';
@@ -52,13 +55,21 @@ export interface PolicyLatency {
 export type LatencyResult = Record<LatencyCaseName, PolicyLatency> & {
   /** Event policy on a clock whose 0 ms timeouts are setImmediate (RealClock's are ≥ 1 ms). */
   readonly eventImmediate: PolicyLatency;
+  /** The dirty policy read by a client on the server's own thread (how this bench measured before). */
+  readonly dirtySameThread: PolicyLatency;
 };
 
 interface Case {
-  readonly name: LatencyCaseName | 'eventImmediate';
+  readonly name: LatencyCaseName | 'eventImmediate' | 'dirtySameThread';
   readonly policy: RefreshPolicy;
   readonly intervalMs: number;
   readonly clock: () => Clock;
+  /**
+   * Where the WebSocket client runs: its own thread (a viewer is another process: it reads when
+   * the kernel delivers the bytes), or the server's thread (it reads only once the server's event
+   * loop comes round to its socket, after whatever else that turn does).
+   */
+  readonly client: 'thread' | 'same-thread';
 }
 
 /** RealClock, except that a 0 ms timeout runs on the next turn of the event loop. */
@@ -73,8 +84,10 @@ class ImmediateClock extends RealClock {
 const CASES: readonly Case[] = [
   ...(Object.keys(LATENCY_CASES) as LatencyCaseName[]).map((name) => ({
     name, policy: LATENCY_CASES[name].policy, intervalMs: LATENCY_CASES[name].intervalMs, clock: () => new RealClock(),
+    client: 'thread' as const,
   })),
-  { name: 'eventImmediate', policy: 'event', intervalMs: 16, clock: () => new ImmediateClock() },
+  { name: 'eventImmediate', policy: 'event', intervalMs: 16, clock: () => new ImmediateClock(), client: 'thread' },
+  { name: 'dirtySameThread', policy: 'dirty', intervalMs: 16, clock: () => new RealClock(), client: 'same-thread' },
 ];
 
 interface WindowRun {
@@ -123,7 +136,7 @@ export async function runLatencyBench(o: LatencyOptions): Promise<LatencyResult>
   const virtual = o.virtualFlips > 0 ? measureAllLatencies(o.virtualFlips) : undefined;
   const out: Record<string, PolicyLatency> = {};
   for (const c of CASES) {
-    const v = c.name === 'eventImmediate' ? undefined : virtual?.[c.name];
+    const v = c.name === 'eventImmediate' || c.name === 'dirtySameThread' ? undefined : virtual?.[c.name];
     out[c.name] = summarize(runs.get(c.name)!, v);
   }
   return out as LatencyResult;
@@ -156,7 +169,10 @@ async function measureWindow(vm: BenchVm, vms: VmRegistry, server: LabServer, c:
   const run: WindowRun = { scan: [], wire: [], dropped: 0, timerLate: [] };
   let measuring = false;
   let scanPending: number | undefined;
-  let wirePending: number | undefined;
+  // Latches and socket reads in the window, on performance.now()'s clock; matched at the end: a
+  // read answers the newest latch before it that no read answered yet.
+  const latches: number[] = [];
+  const reads: number[] = [];
   const sub = display.console.onScanout(() => {
     if (!measuring || scanPending === undefined) return;
     run.scan.push(wallNowMs() - scanPending);
@@ -166,40 +182,86 @@ async function measureWindow(vm: BenchVm, vms: VmRegistry, server: LabServer, c:
     if (!measuring) return;
     if (scanPending !== undefined) run.dropped++;
     scanPending = t;
-    wirePending = t;
+    latches.push(t);
   };
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?stats=0`, { perMessageDeflate: false });
+  // Nothing else is sent to the client (no STATS, no heartbeat, no EVENTs), so each read after a
+  // latch belongs to a display update.
+  const client = await openClient(c.client, `ws://127.0.0.1:${server.port}/ws?stats=0`, name, (t) => {
+    if (measuring) reads.push(t);
+  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
-    // The first byte of whatever the server sends after a latch: nothing else is sent (no STATS,
-    // no heartbeat, no EVENTs), so each burst belongs to a display update.
-    socket.on('data', () => {
-      if (!measuring || wirePending === undefined) return;
-      run.wire.push(wallNowMs() - wirePending);
-      wirePending = undefined;
-    });
-    ws.send(encodeAttach(name));
     await sleep(o.warmMs ?? 700);
     measuring = true;
     sink.list = run.timerLate;
     await sleep(o.windowMs);
     // A window ends after its time AND its first samples: on a loaded machine (the tiny test run)
     // a short window may otherwise close before one flip made it through.
-    for (let t = 0; (run.scan.length === 0 || run.wire.length === 0) && t < SAMPLE_GUARD_MS; t += 10) await sleep(10);
+    for (let t = 0; (run.scan.length === 0 || reads.length === 0) && t < SAMPLE_GUARD_MS; t += 10) await sleep(10);
+    // The thread's last reads are posted after they happened: let them arrive.
+    await sleep(20);
     measuring = false;
     sink.list = undefined;
   } finally {
     vm.onLatch = undefined;
     sub.dispose();
-    ws.terminate();
+    await client.close();
     vms.remove(name);
     display.dispose();
   }
+  run.wire = matchReads(latches, reads);
   return run;
+}
+
+/** For each read, the time since the newest latch before it that no earlier read answered. */
+export function matchReads(latches: readonly number[], reads: readonly number[]): number[] {
+  const out: number[] = [];
+  const r = [...reads].sort((a, b) => a - b);
+  let li = 0;
+  let pending: number | undefined;
+  for (const t of r) {
+    while (li < latches.length && latches[li]! <= t) pending = latches[li++]!;
+    if (pending === undefined) continue;
+    out.push(t - pending);
+    pending = undefined;
+  }
+  return out;
+}
+
+interface WireClientHandle {
+  close(): Promise<void>;
+}
+
+/** A client attached to `vm` that calls `onRead` (performance.now() clock) at every socket read. */
+async function openClient(where: 'thread' | 'same-thread', url: string, vm: string,
+  onRead: (t: number) => void): Promise<WireClientHandle> {
+  if (where === 'same-thread') {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
+    socket.on('data', () => onRead(wallNowMs()));
+    ws.send(encodeAttach(vm));
+    return { close: async () => { ws.terminate(); } };
+  }
+  // The thread reports process.hrtime; performance.now() is the same clock from another origin.
+  const offset = Number(process.hrtime.bigint()) / 1e6 - wallNowMs();
+  const worker: Worker = startModuleWorker(siblingModule('./WireClient.ts', import.meta.url), { workerData: { url, vm } });
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: WireClientMessage) => {
+      if (m === 'open') resolve();
+      else onRead(m - offset);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`latency: the wire client exited (${code})`)));
+  });
+  return {
+    close: async () => {
+      worker.postMessage('close');
+      await worker.terminate();
+    },
+  };
 }
 
 /** How long a window may wait for its first sample (a guard: a broken path still ends). */

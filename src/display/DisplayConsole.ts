@@ -84,6 +84,7 @@ export class DisplayConsole extends Disposable {
   private _status: DisplayStatus = INITIAL_STATUS;
   private _size: DisplaySize = { width: 0, height: 0 };
   private _written: readonly number[] | undefined;
+  private _vblankAt: number | undefined;
 
   /** The primary buffer on screen (kept while the plane is off or failing). */
   public get scanout(): DisplayBuffer | undefined {
@@ -116,10 +117,20 @@ export class DisplayConsole extends Disposable {
     return this._written;
   }
 
+  /**
+   * During onScanout: when the vblank IRQ that latched this flip was taken (the producer's clock,
+   * ms; RealClock: performance.now()), as the display client recorded it — not when it got round
+   * to the refresh. undefined when the producer does not know (a timer poll, a push source).
+   */
+  public get vblankAt(): number | undefined {
+    return this._vblankAt;
+  }
+
   // ---- producer side ---------------------------------------------------------------------------
 
-  public showScanout(buffer: DisplayBuffer, written?: readonly number[]): void {
+  public showScanout(buffer: DisplayBuffer, written?: readonly number[], vblankAt?: number): void {
     this._written = written;
+    this._vblankAt = vblankAt;
     if (buffer.width !== this._size.width || buffer.height !== this._size.height) {
       this._size = { width: buffer.width, height: buffer.height };
       this._onResize.fire(this._size);

@@ -21,18 +21,25 @@ export class DisplayIrq implements IDisposable {
   public signals = 0;
   /** Wake-ups (eventfd reads that returned a count). */
   public wakeups = 0;
+  /**
+   * When the last signal was read (the caller's clock, ms): the IRQ's own time, before any hop to
+   * a refresh. The emulated eventfd is read in the device's vblank call itself; a real one when
+   * its poll sees it. undefined before the first.
+   */
+  public lastSignalAt: number | undefined;
 
   private constructor(
     private readonly _sys: Sys,
     private readonly _deviceFd: number,
     public readonly eventFd: number,
     private readonly _onEvent: () => void,
+    private readonly _now: () => number,
   ) {
     this._sub = _sys.onReadable(eventFd, this._readable);
   }
 
-  /** Probe GET_IRQ_INFO, create an eventfd and bind it with SET_IRQS. */
-  public static arm(sys: Sys, deviceFd: number, onEvent: () => void): DisplayIrq | { reason: string } {
+  /** Probe GET_IRQ_INFO, create an eventfd and bind it with SET_IRQS; `now` times the signals. */
+  public static arm(sys: Sys, deviceFd: number, onEvent: () => void, now: () => number): DisplayIrq | { reason: string } {
     const info = encodeIrqInfoRequest(VFIO_PCI_DISPLAY_IRQ_INDEX);
     const r = sys.ioctl(deviceFd, VFIO_DEVICE_GET_IRQ_INFO, info);
     if (r < 0) return { reason: `no display IRQ (GET_IRQ_INFO ${VFIO_PCI_DISPLAY_IRQ_INDEX}: ${errnoName(r)})` };
@@ -51,13 +58,14 @@ export class DisplayIrq implements IDisposable {
       sys.close(efd);
       return { reason: `SET_IRQS display IRQ failed: ${errnoName(s)}` };
     }
-    return new DisplayIrq(sys, deviceFd, efd, onEvent);
+    return new DisplayIrq(sys, deviceFd, efd, onEvent, now);
   }
 
   private readonly _readable = (): void => {
     if (this._disposed) return;
     const n = this._sys.readEventfd(this.eventFd);
     if (typeof n === 'number') return; // -EAGAIN (spurious wake-up) or a closed fd
+    this.lastSignalAt = this._now();
     this.wakeups++;
     this.signals += Number(n);
     this._onEvent();

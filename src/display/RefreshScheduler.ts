@@ -10,8 +10,8 @@ export interface SchedulerArm {
   readonly noEvents: string;
   /** A dirty log and a page resolver are there. */
   readonly dirtyCapable: boolean;
-  /** Bind the display IRQ (DisplayIrq.arm on the device fd). */
-  readonly armIrq: (onEvent: () => void) => DisplayIrq | { readonly reason: string };
+  /** Bind the display IRQ (DisplayIrq.arm on the device fd), its signals timed by `now`. */
+  readonly armIrq: (onEvent: () => void, now: () => number) => DisplayIrq | { readonly reason: string };
 }
 
 /**
@@ -58,6 +58,15 @@ export class RefreshScheduler implements IDisposable {
     return this._irq?.signals ?? 0;
   }
 
+  /**
+   * When the display IRQ last signalled (this clock, ms): under the event policies, the vblank
+   * that latched the flip a refresh finds (several coalesced signals: the newest, the flip shown).
+   * undefined under the timer policy: a poll does not know when the flip latched.
+   */
+  public get irqAt(): number | undefined {
+    return this._policy === 'timer' ? undefined : this._irq?.lastSignalAt;
+  }
+
   /** Pick the policy (falling back when the device cannot do it) and arm its timer and IRQ. */
   public arm(o: SchedulerArm): RefreshPolicy {
     let policy = o.requested;
@@ -71,7 +80,7 @@ export class RefreshScheduler implements IDisposable {
       policy = 'event';
     }
     if (policy !== 'timer') {
-      const irq = o.armIrq(this._onIrq);
+      const irq = o.armIrq(this._onIrq, this._now);
       if (irq instanceof DisplayIrq) {
         this._irq = irq;
       } else {
@@ -101,6 +110,8 @@ export class RefreshScheduler implements IDisposable {
     this._irq?.dispose();
   }
 
+  private readonly _now = (): number => this._clock.now();
+
   private readonly _onTick = (): void => {
     if (this._policy === 'dirty') this._dirtyTick();
     else this._refresh();
@@ -108,12 +119,20 @@ export class RefreshScheduler implements IDisposable {
 
   private readonly _onIrq = (): void => {
     if (this._eventPending === undefined && !this._stopped) {
+      // Refresh once the code that raised the IRQ has returned (the device's dispatch, the poll
+      // that read the eventfd): at the end of this task, as a VMM's eventfd handler runs in its
+      // main loop. The clock's 0 ms timeout is the same point in virtual time (tests, the
+      // virtual-time bench run no microtasks between steps); whichever comes first refreshes.
       this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
+      void Promise.resolve().then(this._onEventDue);
     }
   };
 
   private readonly _onEventDue = (): void => {
+    const pending = this._eventPending;
+    if (pending === undefined) return;
     this._eventPending = undefined;
+    pending.dispose();
     this._refresh();
   };
 

@@ -214,6 +214,48 @@ describe('VfioDisplay refresh policies', () => {
     assert.ok(r.display.stats.irqWakeups >= 1);
   });
 
+  it('event: a scanout carries the time of the vblank IRQ that latched it, not of the refresh', () => {
+    // The first QUERY after the IRQ answers -EAGAIN (mbochs' "later"): the refresh that finds the
+    // flip runs a retry interval after the IRQ, and the console still says when the IRQ came.
+    let later = false;
+    const r = gvtRig({ policy: 'event', intervalMs: 16 }, (s) => {
+      const f = new FaultSys(s);
+      f.fault = (_fd, req) => {
+        if (req !== VFIO_DEVICE_QUERY_GFX_PLANE || !later) return undefined;
+        later = false;
+        return -Errno.EAGAIN;
+      };
+      return f;
+    });
+    const [, b] = doubleBuffered(r);
+    const seen: Array<number | undefined> = [];
+    r.display.console.onScanout(() => seen.push(r.display.console.vblankAt));
+    r.display.start();
+    assert.deepEqual(seen, [undefined], 'the first look (no IRQ yet) does not know a vblank time');
+    r.clock.advance(100);
+    r.guest.flip(b);
+    later = true;
+    r.guest.vblank();
+    const irqAt = r.clock.now();
+    r.clock.advance(40);
+    assert.equal(r.display.stats.retries, 1, 'the refresh after the IRQ was told "later"');
+    assert.equal(seen.length, 2);
+    assert.equal(seen[1], irqAt, 'the IRQ time (100), not the refresh that found the flip (116)');
+    assert.equal(r.log.scanouts[1]!.id, r.display.console.scanout!.id);
+  });
+
+  it('timer: a polled scanout does not claim a vblank time', () => {
+    const r = gvtRig({ policy: 'timer', intervalMs: 16 });
+    const [, b] = doubleBuffered(r);
+    const seen: Array<number | undefined> = [];
+    r.display.console.onScanout(() => seen.push(r.display.console.vblankAt));
+    r.display.start();
+    r.guest.flip(b);
+    r.guest.vblank();
+    r.clock.advance(16);
+    assert.deepEqual(seen, [undefined, undefined]);
+  });
+
   it('event: falls back to the timer when the device has no display IRQ (real kernels)', () => {
     const r = gvtRig({ policy: 'event', intervalMs: 30 }, (s) => {
       const f = new FaultSys(s);

@@ -154,7 +154,7 @@ export class VfioDisplay extends Disposable {
       requested: this.requestedPolicy,
       noEvents: source.events ? '' : `the ${source.mode} path has no content events: polling`,
       dirtyCapable: o.dirtyLog !== undefined && o.pageResolver !== undefined,
-      armIrq: (onEvent) => DisplayIrq.arm(this._sys, this._fd, onEvent),
+      armIrq: (onEvent, now) => DisplayIrq.arm(this._sys, this._fd, onEvent, now),
     });
     if (policy === 'dirty') this._damage = new DirtyDamage(o.dirtyLog!);
     if (this.policyNote) {
@@ -251,7 +251,7 @@ export class VfioDisplay extends Disposable {
       this._shown = frame;
       const written = this._damage?.setup(frame);
       this._scanoutWritten = written !== undefined;
-      this.console.showScanout(frame.buffer, written);
+      this.console.showScanout(frame.buffer, written, this._scheduler.irqAt);
     },
     update: (rects: readonly Rect[]): void => this._update(rects),
     defineCursor: (shape: CursorShape): void => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  Msg, PROTOCOL_VERSION, StatusCode, decodeClientMessage, decodeServerMessage, encodeAck,
+  Msg, PROTOCOL_VERSION, StatusCode, decodeClientMessage, decodeServerMessage, encodeAck, encodePresented,
   encodeAttach, encodeBufferCreate, encodeBufferData, encodeCursorDefine, encodeCursorMove,
   encodeError, encodeFrame, encodeHello, encodeId, encodeJson, encodeKey, encodePing, encodePointerAbs,
   encodePointerRel, encodePong, encodeResize, encodeScanout, encodeStatus, isProtocolError,
@@ -57,6 +57,7 @@ describe('remote protocol', () => {
     assert.deepEqual(decodeClientMessage(encodeResize(1280, 720)), { type: Msg.RESIZE, width: 1280, height: 720 });
     assert.deepEqual(decodeClientMessage(encodeAck(9)), { type: Msg.ACK, seq: 9 });
     assert.deepEqual(decodeClientMessage(encodePing(4, 1765000000000.5)), { type: Msg.PING, seq: 4, clientMs: 1765000000000.5 });
+    assert.deepEqual(decodeClientMessage(encodePresented(0xfffffffe)), { type: Msg.PRESENTED, flipSeq: 0xfffffffe });
   });
 
   it('refuses malformed client messages with a reason', () => {
@@ -69,6 +70,7 @@ describe('remote protocol', () => {
       [encodeResize(10, 10), /below 64x64/],
       [encodePing(1, Number.NaN), /PING: time/],
       [encodePing(1, 0).subarray(0, 9), /PING: expected 13/],
+      [encodePresented(1).subarray(0, 3), /PRESENTED: expected 5/],
       [new Uint8Array([Msg.ATTACH, 0xff, 0xfe]), /UTF-8/],
       [new Uint8Array(5000).fill(Msg.ACK), /exceeds 4096/],
     ];

@@ -8,7 +8,8 @@
  * Version 2 (from 1): SCANOUT carries the flip's sequence number and the host time of the vblank
  * that latched it; PING/PONG let the viewer estimate the host clock's offset per connection, so it
  * can measure flip → present. Host times are ms since the epoch with a fraction
- * (`performance.timeOrigin + performance.now()` on both sides).
+ * (`performance.timeOrigin + performance.now()` on both sides). PRESENTED (a client message added
+ * within version 2) tells the server which flip the viewer last presented: it paces flips by it.
  *
  * Every message starts with a u8 type. Server → client types are < 0x80, client → server ≥ 0x80.
  */
@@ -40,6 +41,7 @@ export const enum Msg {
   RESIZE = 0x85,
   ACK = 0x86,
   PING = 0x87,
+  PRESENTED = 0x88,
 }
 
 /** Why nothing (or something stale) shows; the viewer prints a sentence for each. */
@@ -78,7 +80,9 @@ export type ClientMessage =
   | { type: Msg.POINTER_ABS; x: number; y: number; buttons: number }
   | { type: Msg.RESIZE; width: number; height: number }
   | { type: Msg.ACK; seq: number }
-  | { type: Msg.PING; seq: number; clientMs: number };
+  | { type: Msg.PING; seq: number; clientMs: number }
+  /** The viewer presented flip `flipSeq` (and so is done with every flip before it). */
+  | { type: Msg.PRESENTED; flipSeq: number };
 
 export interface Rect { x: number; y: number; width: number; height: number }
 
@@ -251,6 +255,17 @@ export function encodeAck(seq: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * The frame showing flip `flipSeq` (a SCANOUT's number) reached the screen. A viewer that sends it
+ * is paced: the server holds a further flip while two are unpresented, so a viewer slower than
+ * the guest drops flips instead of queueing them.
+ */
+export function encodePresented(flipSeq: number): Uint8Array {
+  const { bytes, v } = msg(Msg.PRESENTED, 4);
+  v.setUint32(1, flipSeq >>> 0, true);
+  return bytes;
+}
+
 /** A clock probe: the server answers PONG at once (NTP-style offset estimate in the viewer). */
 export function encodePing(seq: number, clientMs: number): Uint8Array {
   const { bytes, v } = msg(Msg.PING, 12);
@@ -332,6 +347,11 @@ export function decodeClientMessage(data: Uint8Array): ClientMessage | ProtocolE
       const clientMs = v.getFloat64(5, true);
       if (!Number.isFinite(clientMs)) return { error: 'PING: time is not a finite number' };
       return { type: Msg.PING, seq: v.getUint32(1, true), clientMs };
+    }
+    case Msg.PRESENTED: {
+      const e = need(data, 5, 'PRESENTED');
+      if (e) return e;
+      return { type: Msg.PRESENTED, flipSeq: v.getUint32(1, true) };
     }
     default:
       return { error: `unknown message type 0x${data[0]!.toString(16)}` };

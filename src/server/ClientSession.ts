@@ -309,6 +309,9 @@ export class ClientSession {
       case Msg.ACK:
         if (!this.mirror.ack(m.seq)) this._error(ErrorCode.BAD_MESSAGE, `ACK ${m.seq}: no such frame outstanding`);
         return;
+      case Msg.PRESENTED:
+        if (!this.mirror.presented(m.flipSeq)) this._error(ErrorCode.BAD_MESSAGE, `PRESENTED ${m.flipSeq}: no such flip sent`);
+        return;
     }
   }
 
@@ -396,6 +399,7 @@ function msgName(type: Msg): string {
     case Msg.POINTER_REL: return 'POINTER_REL';
     case Msg.RESIZE: return 'RESIZE';
     case Msg.ACK: return 'ACK';
+    case Msg.PRESENTED: return 'PRESENTED';
     default: return `message 0x${(type as number).toString(16)}`;
   }
 }

@@ -71,6 +71,9 @@ interface Parked {
 const EVENT_QUEUE = 64;
 const CONTROL_QUEUE = 16;
 
+/** Flips a paced client may have in flight unpresented (see `presented`). */
+export const FLIP_WINDOW = 2;
+
 /**
  * One client's mirror of a VM's display. Rather than queueing messages, it keeps what the client
  * has (buffers, per-block versions, shown ids, cursor, status) and, while the transport has room,
@@ -114,6 +117,9 @@ export class RemoteMirror {
   private _frameSeq = 0;
   private _lastAck = 0;
   private _acked = false;
+  /** Flip numbers of SCANOUTs sent that the client has not presented yet (it sent PRESENTED once). */
+  private _unpresented: number[] = [];
+  private _paced = false;
   private _pumping = false;
   private _again = false;
   private _closed = false;
@@ -253,6 +259,7 @@ export class RemoteMirror {
     this._scanoutId = this._cursorId = NO_BUFFER;
     this._status = this._pointer = this._cursor = undefined;
     this._syncTarget = undefined;
+    this._unpresented = [];
     this._syncClaims();
     this.pump();
   }
@@ -331,6 +338,25 @@ export class RemoteMirror {
     if (seq > this._frameSeq || seq < this._lastAck) return false;
     this._lastAck = seq;
     this._acked = true;
+    this.pump();
+    return true;
+  }
+
+  /**
+   * The client presented flip `flipSeq`, and so every flip sent before it. From the first one on,
+   * a flip is held while FLIP_WINDOW are unpresented. Returns false for a flip never sent.
+   */
+  public presented(flipSeq: number): boolean {
+    const seq = flipSeq >>> 0;
+    const i = this._unpresented.indexOf(seq);
+    if (i < 0) {
+      // An older flip (already presented, or sent before a detach) changes nothing; one the VM
+      // has not even made yet is a lie.
+      const newest = this._channel?.flipSeq;
+      return newest === undefined || seq === newest || ((seq - newest) >>> 0) >= 0x80000000;
+    }
+    this._unpresented.splice(0, i + 1);
+    this._paced = true;
     this.pump();
     return true;
   }
@@ -486,7 +512,9 @@ export class RemoteMirror {
     const cb = this._held.get(p.remoteId);
     if (cb === undefined) return this._create(ch, p);
     if (this._scanoutId !== p.remoteId) {
-      // A flip: one fresh pass over the target's stale blocks, then SCANOUT.
+      // A flip: one fresh pass over the target's stale blocks, then SCANOUT — unless a paced
+      // client has not presented the flips in flight: then the newest flip goes once it has.
+      if (this._syncTarget !== cb && this._paced && this._unpresented.length >= FLIP_WINDOW) return undefined;
       if (this._syncTarget !== cb) {
         this._syncTarget = cb;
         this._startPass(cb);
@@ -498,6 +526,8 @@ export class RemoteMirror {
       cb.mapper?.take(); // the SCANOUT redraws everything
       cb.frameDirty = false;
       this._scanouts++;
+      this._unpresented.push(ch.flipSeq);
+      if (this._unpresented.length > FLIP_WINDOW * 4) this._unpresented.shift();
       return encodeScanout(p.remoteId, ch.flipSeq, ch.flipVblankMs);
     }
     if (!cb.passActive) {

@@ -60,6 +60,11 @@ export interface VmChannelOptions {
    * channel uses, so a client can keep one VM's buffers while it watches another (parking).
    */
   readonly sharedIds?: Set<number>;
+  /**
+   * Epoch ms of the display clock's 0 (the console's `vblankAt` is on that clock). Default
+   * performance.timeOrigin: the lab's display clients run on RealClock (performance.now()).
+   */
+  readonly displayClockOrigin?: number;
 }
 
 const NO_CURSOR: ChannelCursor = { shadow: undefined, hotX: 0, hotY: 0 };
@@ -111,6 +116,7 @@ export class VmChannel extends Disposable {
   private _flushQueued = false;
   private _everShown = false;
   private readonly _now: () => number;
+  private readonly _origin: number;
   private readonly _model: ScanoutModel;
   private _verdict: { primary: BufferShadow; cursor: ChannelCursor; value: DirectScanout } | undefined;
 
@@ -119,6 +125,7 @@ export class VmChannel extends Disposable {
     this.vm = vm;
     this._chunks = new ChunkCache(options.chunkCacheBytes ?? 8 * 1024 * 1024);
     this._now = options.now ?? Date.now;
+    this._origin = options.displayClockOrigin ?? performance.timeOrigin;
     this._model = options.scanoutModel ?? ScanoutModel.preset('i915-like');
     this._sharedIds = options.sharedIds;
     const c = vm.display.console;
@@ -149,7 +156,10 @@ export class VmChannel extends Disposable {
     return this._flipSeq;
   }
 
-  /** Host time (epoch ms) of the vblank that latched the last flip; 0 before the first. */
+  /**
+   * Host time (epoch ms) of the vblank IRQ that latched the last flip, as the display client
+   * recorded it (DisplayConsole.vblankAt); 0 before the first or when the display does not know.
+   */
   public get flipVblankMs(): number {
     return this._flipVblankMs;
   }
@@ -288,10 +298,9 @@ export class VmChannel extends Disposable {
   // ---- console events --------------------------------------------------------------------------
 
   private _scanout(b: DisplayBuffer): void {
-    // The display client reports a flip right after the vblank IRQ that latched it; its wake-up
-    // time stands in for the vblank's until the console carries the IRQ's own timestamp.
     this._flipSeq = (this._flipSeq + 1) >>> 0;
-    this._flipVblankMs = performance.timeOrigin + performance.now();
+    const at = this.vm.display.console.vblankAt;
+    this._flipVblankMs = at === undefined ? 0 : this._origin + at;
     const known = this._shadows.has(b);
     const s = this._shadowFor(b);
     // A new shadow has just observed every block. A known one learns what the guest wrote into it

@@ -56,6 +56,8 @@ export class Connection extends Disposable {
   /** Bytes received over all connections (message payloads). */
   public bytesReceived = 0;
   public messagesReceived = 0;
+  /** When the last message arrived, before it was decoded (epoch ms, this page's clock). */
+  public lastReceivedAt = 0;
   private _state: ConnectionState = 'cancelled';
   private _attempt = 0;
   private _reason = '';
@@ -136,6 +138,7 @@ export class Connection extends Disposable {
       this._onProtocolError.fire('text frame (the protocol is binary)');
       return;
     }
+    this.lastReceivedAt = performance.timeOrigin + performance.now();
     this.bytesReceived += data.byteLength;
     this.messagesReceived++;
     const m = decodeServerMessage(new Uint8Array(data));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClockSync } from './ClockSync.ts';
-import { FlipLatency } from './FlipLatency.ts';
+import { FLIP_PARTS, FlipLatency } from './FlipLatency.ts';
 
 test('flip → present: percentiles of presented flips; superseded and skipped flips are dropped', () => {
   const f = new FlipLatency();
@@ -37,6 +37,30 @@ test('flip → present: percentiles of presented flips; superseded and skipped f
   f.reset();
   f.flip(1, 1); // a new connection restarts the numbering: no gap counted
   assert.equal(f.dropped, 4);
+});
+
+test('flip → present parts: each stage of a flip is timed and they add up to the total', () => {
+  const f = new FlipLatency();
+  // vblank 100 → received 100.4 → handled 100.5 → render 108..110 (upload 1, convert 0.6, draw 0.3)
+  // → next animation frame 124.
+  f.flip(1, 100, 100.4, 100.5);
+  assert.equal(f.drawn(108, 110, { upload: 1, decode: 0.6, present: 0.3 }), true);
+  f.present(124);
+  const p = (name: (typeof FLIP_PARTS)[number]): number => f.partQuantile(name, 0.5)!;
+  assert.equal(f.quantile(0.5), 24);
+  assert.ok(Math.abs(p('wire') - 0.4) < 1e-9 && Math.abs(p('message') - 0.1) < 1e-9, `${p('wire')} ${p('message')}`);
+  assert.equal(p('waitFrame'), 7.5);
+  assert.deepEqual([p('upload'), p('convert'), p('draw')], [1, 0.6, 0.3]);
+  assert.equal(p('toPresent'), 14);
+  const sum = p('wire') + p('message') + p('waitFrame') + (110 - 108) + p('toPresent');
+  assert.ok(Math.abs(sum - f.quantile(0.5)!) < 1e-9, `parts add up: ${sum}`);
+  // clear() starts a new measurement: no samples, no counts, the numbering goes on.
+  f.flip(3, 200, 200.1, 200.2);
+  f.clear();
+  assert.deepEqual([f.samples, f.presented, f.dropped, f.partQuantile('wire', 0.5)], [0, 0, 0, undefined]);
+  f.drawn(201, 202);
+  f.present(210);
+  assert.deepEqual([f.samples, f.presented, f.partQuantile('upload', 0.5)], [1, 1, undefined]);
 });
 
 test('clock offset: the sample with the shortest round trip wins', () => {

@@ -3,7 +3,7 @@ import { Emitter } from '../base/Emitter.ts';
 import { formatName } from '../kms/Fourcc.ts';
 import { modifierName } from '../kms/Modifier.ts';
 import {
-  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodeResize,
+  Msg, StatusCode, encodeAck, encodeAttach, encodeKey, encodePing, encodePointerAbs, encodePresented, encodeResize,
 } from '../protocol/RemoteProtocol.ts';
 import type { ServerMessage } from '../protocol/RemoteProtocol.ts';
 import { BufferStore } from './BufferStore.ts';
@@ -185,7 +185,9 @@ export class Session extends Disposable {
    * upload and draw): one flip → present sample at `nowMs` (page clock, epoch ms).
    */
   public flipPresented(nowMs: number): void {
-    this.flipLatency.present(nowMs);
+    const seq = this.flipLatency.present(nowMs);
+    // The server paces flips by it: a slower viewer drops flips instead of queueing them.
+    if (seq !== undefined) this.connection.send(encodePresented(seq));
   }
 
   /** Send a clock probe when one is due (called on open, on PONG and by the view's tick). */
@@ -264,7 +266,8 @@ export class Session extends Disposable {
         this.counters.flips++;
         b.scanouts++;
         b.lastScanoutAt = performance.now();
-        this.flipLatency.flip(m.flipSeq, this.clock.toLocal(m.vblankMs), performance.timeOrigin + performance.now());
+        this.flipLatency.flip(m.flipSeq, this.clock.toLocal(m.vblankMs), this.connection.lastReceivedAt,
+          performance.timeOrigin + performance.now());
         this._count('flips received');
         this.primaryId = m.id;
         this._showPrimary();

@@ -154,11 +154,13 @@ export class SessionView extends Disposable {
   }
 
   public renderNow(): void {
+    const start = performance.timeOrigin + performance.now();
     this._sizeCanvas();
     this.renderer.render(this.view());
+    const end = performance.timeOrigin + performance.now();
     this.session.presented();
     // The flip just drawn (its textures are uploaded) is on screen by the next animation frame.
-    if (this.session.flipLatency.drawn() && this._presentRaf === 0) {
+    if (this.session.flipLatency.drawn(start, end, this.renderer.timings) && this._presentRaf === 0) {
       this._presentRaf = requestAnimationFrame(() => {
         this._presentRaf = 0;
         this.session.flipPresented(performance.timeOrigin + performance.now());

@@ -2,6 +2,7 @@ import { Disposable, toDisposable } from '../base/Disposable.ts';
 import { encodePng } from '../render/Png.ts';
 import type { SocketFactory } from './Connection.ts';
 import { h, setText } from './Dom.ts';
+import { FLIP_PARTS } from './FlipLatency.ts';
 import { InspectorPanel } from './InspectorPanel.ts';
 import { ESCAPE_BINDINGS, KeyboardInput } from './KeyboardInput.ts';
 import { SEND_KEY_COMBOS } from './KeyCodes.ts';
@@ -249,6 +250,21 @@ export class ViewerApp extends Disposable {
           statsText: this._stats.element.hidden ? null : this._stats.element.textContent,
         };
       },
+      /**
+       * Flip → present of the focused view since the last `clearFlipFigures`: counts, p50/p99 of
+       * the total and of each part (FLIP_PARTS), ms. For the bench.
+       */
+      flipFigures: () => {
+        const f = view().session.flipLatency;
+        const q = (get: (q: number) => number | undefined) => ({ p50: get(0.5) ?? null, p99: get(0.99) ?? null });
+        return {
+          presented: f.presented, dropped: f.dropped, samples: f.samples,
+          total: q((x) => f.quantile(x)),
+          parts: Object.fromEntries(FLIP_PARTS.map((p) => [p, q((x) => f.partQuantile(p, x))])),
+          clockRtt: view().session.clock.rtt ?? null,
+        };
+      },
+      clearFlipFigures: () => view().session.flipLatency.clear(),
       /** Composed guest pixel (x, y) at native resolution. */
       readPixel: (x: number, y: number) => {
         const img = view().renderer.snapshot();

@@ -16,7 +16,7 @@ import { Tty } from '../../src/guest/os/Tty.ts';
 import { ocrGrid } from '../../src/guest/os/TextOcr.ts';
 import { Lab } from '../../src/lab/Lab.ts';
 import { preferredMode } from '../../src/vgpu/Edid.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import { ViewerPage, WAIT_GUARD_MS } from './Harness.ts';
 
 const BOCHS = 'bochs-1';

@@ -16,7 +16,7 @@ import { SoftwareRenderer } from '../../src/render/SoftwareRenderer.ts';
 import { PROMPT } from '../../src/guest/os/Shell.ts';
 import { Lab } from '../../src/lab/Lab.ts';
 import type { RfbClientStats } from '../../src/rfb/RfbClient.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 
 const NOVNC = new URL('../../node_modules/@novnc/novnc/', import.meta.url).pathname;
 const GVT = 'gvt-1';

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { encodeCursorMove, encodeId, Msg } from '../../src/protocol/RemoteProtocol.ts';
 import { DRM_FORMAT } from '../../src/kms/Fourcc.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import {
   bufferMessages, cursorPlane, encodeCursorDefine, FORMAT_CASES, noisePlane, reference, SENTINELS,
   showMessages, solidPlane,

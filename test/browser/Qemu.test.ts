@@ -14,7 +14,7 @@ import { Lab } from '../../src/lab/Lab.ts';
 import { QemuMachine } from '../../src/qemu/QemuMachine.ts';
 import { parseQemuSpec } from '../../src/qemu/QemuSession.ts';
 import { QemuProcess, testGuest, waitFor } from '../../src/testkit/node/QemuProcess.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import { ViewerPage } from './Harness.ts';
 
 let q: QemuProcess;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { encodeFrame, encodeScanout } from '../../src/protocol/RemoteProtocol.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import { bufferMessages, showMessages, solidPlane } from './Frames.ts';
 import { FakeServer, ViewerPage } from './Harness.ts';
 import type { OpenOptions } from './Harness.ts';

@@ -12,7 +12,7 @@ import { LabServer } from '../../src/server/LabServer.ts';
 import { VmRegistry } from '../../src/server/VmRegistry.ts';
 import { doubleBuffered, gvtVm } from '../../src/testkit/node/LabRig.ts';
 import { TOKEN_KEY } from '../../src/web/TokenStore.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import { ViewerPage } from './Harness.ts';
 
 const TOKEN = 'br0wser-t0ken-7c1e';

@@ -14,7 +14,7 @@ import {
 } from '../../src/protocol/RemoteProtocol.ts';
 import type { ClientMessage } from '../../src/protocol/RemoteProtocol.ts';
 import { decodePng } from '../../src/render/Png.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium } from '../../src/testkit/node/Chromium.ts';
 import { bufferMessages, noisePlane, showMessages, solidPlane } from './Frames.ts';
 import { FakeServer, firstDifference, pixelAt, ViewerPage } from './Harness.ts';
 

@@ -5,6 +5,7 @@ import { int, mdTable, mmm, num, textTable } from '../Table.ts';
 
 const LABEL: Record<string, string> = {
   timer30: 'timer 30 ms', timer16: 'timer 16 ms', event: 'event', dirty: 'dirty', eventImmediate: 'event (setImmediate)',
+  dirtySameThread: 'dirty (client on the server\'s thread)',
 };
 
 export const latencySection: BenchSection = {
@@ -14,7 +15,7 @@ export const latencySection: BenchSection = {
     const s = ctx.sizes.latency;
     ctx.log(`bench: latency (real time, guest in a worker, ${s.reps} runs of ${s.windowMs} ms per policy)…`);
     const r = await runLatencyBench({ ...s, log: ctx.log });
-    const names = [...LATENCY_CASE_NAMES, 'eventImmediate'] as const;
+    const names = [...LATENCY_CASE_NAMES, 'eventImmediate', 'dirtySameThread'] as const;
     const get = (n: (typeof names)[number]): PolicyLatency => r[n];
     const head = ['policy', 'p50', 'p99', 'mean', 'wire p50', 'wire p99', 'samples', 'dropped', 'virtual p50', 'virtual p99'];
     const rows = names.map((n) => {
@@ -28,7 +29,10 @@ export const latencySection: BenchSection = {
         'vblanks (a seeded pattern). For each policy in turn our display client (RealClock) follows it and the ' +
         'lab server mirrors it to a local WebSocket client. A sample runs from the host vblank that latched a ' +
         'flip to the client\'s `onScanout` (*scanout*), and to the first byte of the resulting update read from the ' +
-        `client's socket (*wire*). ${s.reps} runs of ${s.windowMs} ms per policy, policies taking turns in each run; ` +
+        'socket of a WebSocket client on its own thread (*wire*: it reads when the kernel delivers the bytes, as a ' +
+        'viewer in another process does). *dirty (client on the server\'s thread)* reads the same flips the way ' +
+        'this bench did before: a client sharing the server\'s event loop sees the bytes only after the rest of ' +
+        `that loop turn (the refresh and flush that wrote them, then the loop\'s phases up to its poll). ${s.reps} runs of ${s.windowMs} ms per policy, policies taking turns in each run; ` +
         'figures are the median of the per-run percentiles (min–max). *dropped*: flips overtaken by the next ' +
         'flip before the client looked (a polling client never shows them). *virtual* is the display client\'s own ' +
         'virtual-time measurement of the same case (no scheduling noise; `src/bench/FlipLatency.ts`).',
@@ -44,9 +48,10 @@ export const latencySection: BenchSection = {
       '*host timer late p99*: how late the host\'s own 60 Hz vblank timer fired in the same windows — scheduling ' +
         'noise from the machine that every sample carries too.',
       '',
-      'The event policy wakes through `clock.setTimeout(refresh, 0)`; with RealClock that is Node\'s setTimeout, ' +
-        'which never fires in under 1 ms. *event (setImmediate)* is the same policy on a clock that maps 0 ms ' +
-        'timeouts to setImmediate — what RealClock would give with that one change.',
+      'The display IRQ\'s handler refreshes at the end of the task that took the IRQ (a microtask; in virtual ' +
+        'time the clock\'s 0 ms timeout, whichever comes first), as a VMM\'s eventfd handler runs in its main ' +
+        'loop. *event (setImmediate)* is the event policy on a clock that maps 0 ms timeouts to setImmediate, ' +
+        'kept beside it for comparison with earlier reports (RealClock now does the same).',
       '',
       '![latency](charts/latency.svg)',
     ].join('\n');
@@ -67,6 +72,7 @@ export const latencySection: BenchSection = {
     for (const n of LATENCY_CASE_NAMES) latencyMs[n] = r[n];
     // The display-client issue's four keys stay; the setImmediate variant rides along under `event`.
     latencyMs.event = { ...r.event, immediateClock: r.eventImmediate };
+    latencyMs.dirty = { ...r.dirty, sameThreadClient: r.dirtySameThread };
     return {
       json: { latencyMs },
       text, markdown: md, charts,
@@ -81,7 +87,8 @@ export const latencySection: BenchSection = {
         },
         {
           metric: 'Dirty policy flip → first byte on the wire p50', target: '≤ 0.3 ms',
-          measured: `${num(r.dirty.wireP50)} ms`, met: r.dirty.wireP50 <= 0.3,
+          measured: `${num(r.dirty.wireP50)} ms (client on the server's thread: ${num(r.dirtySameThread.wireP50)} ms)`,
+          met: r.dirty.wireP50 <= 0.3,
         },
       ],
     };

@@ -43,8 +43,8 @@ describe('vgpu-display bench', () => {
     }
   });
 
-  it('lists seven sections and reports to bench/REPORT.md (full) or REPORT-quick.md', () => {
-    assert.deepEqual(BENCH_SECTIONS.map((s) => s.name), ['storm', 'resolution', 'latency', 'density', 'remote', 'memory', 'vnc']);
+  it('lists eight sections and reports to bench/REPORT.md (full) or REPORT-quick.md', () => {
+    assert.deepEqual(BENCH_SECTIONS.map((s) => s.name), ['storm', 'resolution', 'latency', 'browser', 'density', 'remote', 'memory', 'vnc']);
     assert.equal(defaultReport(false), 'bench/REPORT.md');
     assert.equal(defaultReport(true), 'bench/REPORT-quick.md');
   });

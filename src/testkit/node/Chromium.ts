@@ -1,7 +1,7 @@
 /**
- * Debian's Chromium for the browser tests, driven by playwright-core (no browser download).
- * When /usr/bin/chromium is missing and we are root, it is installed with apt-get; otherwise the
- * tests fail with a message that says what to do.
+ * Debian's Chromium for the browser tests and the browser bench, driven by playwright-core (no
+ * browser download). When /usr/bin/chromium is missing and we are root, it is installed with
+ * apt-get; otherwise the caller fails with a message that says what to do.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
