@@ -28,6 +28,7 @@ export class RefreshScheduler implements IDisposable {
   private _timer: IDisposable | undefined;
   private _irq: DisplayIrq | undefined;
   private _eventPending: IDisposable | undefined;
+  private _microtaskQueued = false;
   private _retryPending: IDisposable | undefined;
 
   public constructor(
@@ -124,8 +125,18 @@ export class RefreshScheduler implements IDisposable {
       // main loop. The clock's 0 ms timeout is the same point in virtual time (tests, the
       // virtual-time bench run no microtasks between steps); whichever comes first refreshes.
       this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
-      void Promise.resolve().then(this._onEventDue);
+      // One microtask at a time: a synchronous run of IRQs (the virtual-time memory bench does a
+      // million) must not queue a reaction per IRQ — they would pile up until the run yields.
+      if (!this._microtaskQueued) {
+        this._microtaskQueued = true;
+        void Promise.resolve().then(this._onMicrotask);
+      }
     }
+  };
+
+  private readonly _onMicrotask = (): void => {
+    this._microtaskQueued = false;
+    this._onEventDue();
   };
 
   private readonly _onEventDue = (): void => {
