@@ -160,10 +160,19 @@ describe('noVNC against the lab\'s RFB server', () => {
     await page.click('#screen canvas');
     const client = (): RfbClientStats | undefined => lab.vnc!.clients().find((c) => c.stats.updates > 0 && c.stats.bytes > 0)?.stats;
     const before = client()?.copyRects ?? 0;
-    // `help` eight times prints more than a screenful: the console scrolls under noVNC.
-    for (let i = 0; i < 8; i++) for (const k of ['KeyH', 'KeyE', 'KeyL', 'KeyP', 'Enter']) await page.keyboard.press(k);
-    await g.waitForScreen(/help/, 20_000);
-    for (let i = 0; i < 500 && (client()?.copyRects ?? 0) === before; i++) await page.waitForTimeout(20);
+    // Fill the screen, then scroll it a line or two at a time, each step waited for on the guest's
+    // screen: a step that the host sees as one change is a shift of a few rows (CopyRect), never a
+    // whole screenful rewritten at once (as a burst of commands can be on a loaded machine).
+    const press = async (text: string): Promise<void> => {
+      for (const ch of text) await page.keyboard.press(ch === '\n' ? 'Enter' : ch === ' ' ? 'Space' : /[0-9]/.test(ch) ? `Digit${ch}` : `Key${ch.toUpperCase()}`);
+    };
+    for (let i = 0; i < 60 && (client()?.copyRects ?? 0) === before; i++) {
+      // `help` (a screen's third) then a marker, until the screen is full; markers after that.
+      await press(i < 3 ? `help\necho step${i}\n` : `echo step${i}\n`);
+      await g.waitForScreen(new RegExp(`^step${i}$`, 'm'), 20_000);
+      // Let the mirror catch up with this step before the next one (bounded by the loop).
+      for (let k = 0; k < 50 && (client()?.copyRects ?? 0) === before; k++) await page.waitForTimeout(20);
+    }
     let last = '';
     let equal = false;
     for (let i = 0; i < 200 && !equal; i++) {
