@@ -11,6 +11,19 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): IDisposable;
   /** Run `fn` every `ms` milliseconds. */
   setInterval(fn: () => void, ms: number): IDisposable;
+  /**
+   * Run `fn` once the code running now has returned — at the end of this task, before the host
+   * looks at timers or I/O again (a microtask in real time). Not cancellable: `fn` checks its own
+   * state. Clocks without it get `setTimeout(fn, 0)` (see `atEndOfTask`), which is the same point
+   * in virtual time.
+   */
+  atEndOfTask?(fn: () => void): void;
+}
+
+/** `clock.atEndOfTask(fn)`, or a 0 ms timeout on a clock that has no such primitive. */
+export function atEndOfTask(clock: Clock, fn: () => void): void {
+  if (clock.atEndOfTask !== undefined) clock.atEndOfTask(fn);
+  else clock.setTimeout(fn, 0);
 }
 
 declare const performance: { now(): number };
@@ -18,6 +31,7 @@ declare function setTimeout(fn: () => void, ms: number): unknown;
 declare function clearTimeout(h: unknown): void;
 declare function setInterval(fn: () => void, ms: number): unknown;
 declare function clearInterval(h: unknown): void;
+declare function queueMicrotask(fn: () => void): void;
 const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
 
 /** Wall-clock time through the host's timers (works in Node, workers and browsers). */
@@ -39,6 +53,9 @@ export class RealClock implements Clock {
   public setInterval(fn: () => void, ms: number): IDisposable {
     const h = setInterval(fn, ms);
     return { dispose: () => clearInterval(h) };
+  }
+  public atEndOfTask(fn: () => void): void {
+    queueMicrotask(fn);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../base/Clock.ts';
+import { atEndOfTask, type Clock } from '../base/Clock.ts';
 import type { IDisposable } from '../base/Disposable.ts';
 import { DisplayIrq } from './DisplayIrq.ts';
 import type { RefreshPolicy } from './DisplayStats.ts';
@@ -27,8 +27,8 @@ export class RefreshScheduler implements IDisposable {
   private _stopped = false;
   private _timer: IDisposable | undefined;
   private _irq: DisplayIrq | undefined;
-  private _eventPending: IDisposable | undefined;
-  private _microtaskQueued = false;
+  /** A refresh is queued for the end of the task that took the IRQ. */
+  private _eventQueued = false;
   private _retryPending: IDisposable | undefined;
 
   public constructor(
@@ -105,9 +105,8 @@ export class RefreshScheduler implements IDisposable {
   public dispose(): void {
     this._stopped = true;
     this._timer?.dispose();
-    this._eventPending?.dispose();
     this._retryPending?.dispose();
-    this._timer = this._eventPending = this._retryPending = undefined;
+    this._timer = this._retryPending = undefined;
     this._irq?.dispose();
   }
 
@@ -119,32 +118,17 @@ export class RefreshScheduler implements IDisposable {
   };
 
   private readonly _onIrq = (): void => {
-    if (this._eventPending === undefined && !this._stopped) {
-      // Refresh once the code that raised the IRQ has returned (the device's dispatch, the poll
-      // that read the eventfd): at the end of this task, as a VMM's eventfd handler runs in its
-      // main loop. The clock's 0 ms timeout is the same point in virtual time (tests, the
-      // virtual-time bench run no microtasks between steps); whichever comes first refreshes.
-      this._eventPending = this._clock.setTimeout(this._onEventDue, 0);
-      // One microtask at a time: a synchronous run of IRQs (the virtual-time memory bench does a
-      // million) must not queue a reaction per IRQ — they would pile up until the run yields.
-      if (!this._microtaskQueued) {
-        this._microtaskQueued = true;
-        void Promise.resolve().then(this._onMicrotask);
-      }
-    }
-  };
-
-  private readonly _onMicrotask = (): void => {
-    this._microtaskQueued = false;
-    this._onEventDue();
+    if (this._eventQueued || this._stopped) return;
+    // Refresh once the code that raised the IRQ has returned (the device's dispatch, the poll
+    // that read the eventfd): at the end of this task, as a VMM's eventfd handler runs in its
+    // main loop. One at a time: a burst of IRQs in one task is one refresh.
+    this._eventQueued = true;
+    atEndOfTask(this._clock, this._onEventDue);
   };
 
   private readonly _onEventDue = (): void => {
-    const pending = this._eventPending;
-    if (pending === undefined) return;
-    this._eventPending = undefined;
-    pending.dispose();
-    this._refresh();
+    this._eventQueued = false;
+    if (!this._stopped) this._refresh();
   };
 
   private readonly _onRetryDue = (): void => {

@@ -1,5 +1,5 @@
 import type { IDisposable } from '../base/Disposable.ts';
-import type { Clock } from '../base/Clock.ts';
+import { atEndOfTask, type Clock } from '../base/Clock.ts';
 
 declare const performance: { now(): number };
 
@@ -31,6 +31,10 @@ export class TimedClock implements Clock {
 
   public setInterval(fn: () => void, ms: number): IDisposable {
     return this._inner.setInterval(this._timed(fn), ms);
+  }
+
+  public atEndOfTask(fn: () => void): void {
+    atEndOfTask(this._inner, this._timed(fn));
   }
 
   private _timed(fn: () => void): () => void {
