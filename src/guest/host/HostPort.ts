@@ -11,6 +11,21 @@ export interface MmioTarget {
 }
 
 /**
+ * Guests owed a vblank interrupt. Waking a guest's thread is a futex wake (tens of µs in a VM);
+ * on real hardware the guest's interrupt is injected by another CPU and never delays the VMM's
+ * display IRQ handler, so the host rings these doorbells together after the task that ran the
+ * vblanks (and the display refreshes and sends it triggered) — one ring per guest per turn.
+ */
+const owed = new Set<HostPort>();
+let ringQueued = false;
+
+function ringOwed(): void {
+  ringQueued = false;
+  for (const p of owed) p.channel.ring(Ctl.H2G_BELL);
+  owed.clear();
+}
+
+/**
  * The host's end of the channel: applies the guest's register writes to the mediator in ring
  * order, answers register reads (after the writes before them), delivers vblank interrupts and
  * input events. It never blocks.
@@ -66,14 +81,22 @@ export class HostPort {
     return true;
   }
 
-  /** A vblank: apply pending writes, let the device latch, then interrupt the guest. */
+  /**
+   * A vblank: apply pending writes, let the device latch, then interrupt the guest. The vblank is
+   * published at once; the doorbell that wakes the guest's thread rings once this task is done
+   * (see `owed`), after the host's own display IRQ handlers.
+   */
   public vblank(): void {
     this.pump();
     this._mmio.vblank?.();
     const ctl = this.channel.ctl;
     Atomics.store(ctl, Ctl.VBLANK_APPLIED, this.channel.regs.tail);
     Atomics.add(ctl, Ctl.VBLANK_SEQ, 1);
-    this.channel.ring(Ctl.H2G_BELL);
+    owed.add(this);
+    if (!ringQueued) {
+      ringQueued = true;
+      setImmediate(ringOwed);
+    }
   }
 
   /** Queue an input event; false (and counted) when the guest's ring is full. */
