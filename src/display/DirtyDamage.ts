@@ -7,6 +7,8 @@ import type { Frame } from './FrameSource.ts';
 /** A buffer the dirty policy has shown, with its pages as runs [guestFirst, count, bufferPage]*. */
 interface Tracked {
   readonly runs: Uint32Array;
+  /** Its pages → rectangles (a buffer's geometry never changes: made once). */
+  readonly mapper: DamageMapper;
   /** Buffer pages written while a buffer sharing their guest pages was shown (they were fetched there). */
   readonly carried: Set<number>;
 }
@@ -58,11 +60,15 @@ export class DirtyDamage {
     this._written = [];
     if (frame.pages === undefined) return undefined;
     const b = frame.buffer;
-    const cpp = formatInfo(b.drmFormat)?.cpp ?? 0;
-    const mapper = new DamageMapper({ width: b.width, height: b.height, stride: b.stride, modifier: b.modifier, cpp });
-    if (mapper.layout === undefined) return undefined;
+    let t = this._tracked.get(b);
+    if (t === undefined) {
+      const cpp = formatInfo(b.drmFormat)?.cpp ?? 0;
+      const mapper = new DamageMapper({ width: b.width, height: b.height, stride: b.stride, modifier: b.modifier, cpp });
+      if (mapper.layout === undefined) return undefined;
+      t = this._track(b, frame.pages, mapper);
+    }
+    const mapper = t.mapper;
     this._mapper = mapper;
-    const t = this._tracked.get(b) ?? this._track(b, frame.pages, mapper.pageCount);
     this._shown = t;
     this._runs = t.runs;
     for (const p of t.carried) this._written.push(p);
@@ -102,8 +108,8 @@ export class DirtyDamage {
     }
   }
 
-  private _track(b: DisplayBuffer, pages: Uint32Array, pageCount: number): Tracked {
-    const count = Math.min(pageCount, pages.length);
+  private _track(b: DisplayBuffer, pages: Uint32Array, mapper: DamageMapper): Tracked {
+    const count = Math.min(mapper.pageCount, pages.length);
     const runs: number[] = [];
     let i = 0;
     while (i < count) {
@@ -113,7 +119,7 @@ export class DirtyDamage {
       runs.push(start, n, i);
       i += n;
     }
-    const t: Tracked = { runs: Uint32Array.from(runs), carried: new Set() };
+    const t: Tracked = { runs: Uint32Array.from(runs), mapper, carried: new Set() };
     for (let p = 0; p < count; p++) {
       const g = pages[p]!;
       const list = this._owners.get(g);

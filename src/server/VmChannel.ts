@@ -303,10 +303,10 @@ export class VmChannel extends Disposable {
     this._flipVblankMs = at === undefined ? 0 : this._origin + at;
     const known = this._shadows.has(b);
     const s = this._shadowFor(b);
+    const written = this.vm.display.console.written;
     // A new shadow has just observed every block. A known one learns what the guest wrote into it
     // since it was last shown from the dirty log when the display knows that, else compares all.
     if (known) {
-      const written = this.vm.display.console.written;
       if (written === undefined) s.markAll();
       else s.markWritten(written);
     }
@@ -320,7 +320,11 @@ export class VmChannel extends Disposable {
       stride: b.stride, drmFormat: b.drmFormat, modifier: `0x${b.modifier.toString(16)}`,
       directScanout: this.directScanout!,
     }));
-    this._schedule();
+    // The dirty log said exactly what changed, so nothing later in this refresh adds to the flip
+    // (a cursor change follows in its own flush): send it now rather than after the refresh.
+    // Without it the refresh reports full damage next, and one flush must see both.
+    if (written !== undefined) this.flush();
+    else this._schedule();
   }
 
   private _cursorDefine(shape: CursorShape): void {

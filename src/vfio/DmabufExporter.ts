@@ -23,6 +23,9 @@ export interface DmabufExporterOptions {
   firstId?: number;
 }
 
+/** Planes whose keys `_keyOf` remembers (triple-buffered primary, cursor, sprite). */
+const KEY_MEMO = 8;
+
 /**
  * The device-side dma-buf cache (spec §2.3–2.6): QUERY finds or creates a buffer object for the
  * decoded plane and returns its id; GET makes a NEW dma-buf file for a listed id every time (two
@@ -31,6 +34,7 @@ export interface DmabufExporterOptions {
  */
 export class DmabufExporter {
   private readonly _byKey = new Map<string, DmabufObject>();
+  private readonly _keys: Array<{ readonly plane: DecodedPlane; readonly key: string }> = [];
   private readonly _byId = new Map<number, DmabufObject>();
   private _nextId = 1;
   private _tick = 0;
@@ -60,7 +64,7 @@ export class DmabufExporter {
 
   /** QUERY: the id for this plane, creating an object on a miss. Never fails except -ENOSPC. */
   public query(plane: DecodedPlane): number {
-    const key = this._opts.keyOf(plane);
+    const key = this._keyOf(plane);
     let obj = this._byKey.get(key);
     if (obj && !samePages(obj.pages, plane.pages)) obj = undefined;
     if (obj) {
@@ -129,6 +133,28 @@ export class DmabufExporter {
     obj.state = 'freed';
     this._byId.delete(obj.id);
     if (this._byKey.get(obj.key) === obj) this._byKey.delete(obj.key);
+  }
+
+  /**
+   * keyOf, remembered for the last few planes: a guest flipping between its buffers decodes the
+   * same few planes again and again, and building the key string was most of a QUERY's cost.
+   * Every field a key may use is compared (pages by array: the GGTT hands out the same one while
+   * the VM's mappings are unchanged), so a remembered key is the key keyOf would build.
+   */
+  private _keyOf(p: DecodedPlane): string {
+    const memo = this._keys;
+    for (let i = 0; i < memo.length; i++) {
+      const m = memo[i]!;
+      const q = m.plane;
+      if (q.pages === p.pages && q.start === p.start && q.size === p.size && q.drmFormat === p.drmFormat &&
+          q.modifier === p.modifier && q.width === p.width && q.height === p.height && q.stride === p.stride) {
+        return m.key;
+      }
+    }
+    const key = this._opts.keyOf(p);
+    if (memo.length === KEY_MEMO) memo.shift();
+    memo.push({ plane: p, key });
+    return key;
   }
 
   private _evictIfNeeded(): void {
