@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VirtualClock } from '../base/Clock.ts';
+import { RealClock, VirtualClock } from '../base/Clock.ts';
 import { Errno } from '../base/Errno.ts';
 import { DRM_FORMAT } from '../kms/Fourcc.ts';
 import { DRM_FORMAT_MOD } from '../kms/Modifier.ts';
@@ -212,6 +212,25 @@ describe('VfioDisplay refresh policies', () => {
     assert.equal(r.log.scanouts.length, 2);
     assert.equal(r.log.scanouts[1]!.id, r.display.console.scanout!.id);
     assert.ok(r.display.stats.irqWakeups >= 1);
+  });
+
+  it('event, real time: the refresh runs at the end of the task that took the IRQ, once per burst', async () => {
+    const clock = new RealClock();
+    const r = gvtRig({ policy: 'event', intervalMs: 1000, clock });
+    const [, b] = doubleBuffered(r);
+    r.display.start();
+    const queries = r.vgpu.mdev.stats.queries;
+    r.guest.flip(b);
+    r.guest.vblank();
+    r.guest.vblank();
+    r.guest.vblank();
+    assert.equal(r.vgpu.mdev.stats.queries, queries, 'not inside the device\'s vblank dispatch');
+    await Promise.resolve();
+    assert.equal(r.log.scanouts.length, 2, 'shown by the end of the task, before any timer or I/O');
+    assert.equal(r.vgpu.mdev.stats.queries - queries, 2, 'three IRQs, one refresh (primary + cursor QUERY)');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.vgpu.mdev.stats.queries - queries, 2, 'nothing else was armed for it');
+    r.display.dispose();
   });
 
   it('event: a scanout carries the time of the vblank IRQ that latched it, not of the refresh', () => {

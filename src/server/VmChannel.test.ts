@@ -199,4 +199,26 @@ describe('VmChannel state and events', () => {
     });
     assert.ok(r.channel.bytesHashed >= 1024 * 768 * 4, 'the first observation hashed the whole buffer');
   });
+
+  it('sends a flip at once when the display knows which pages were written, and hashes nothing for it', async () => {
+    const r = rig();
+    const a = buffer(1);
+    const b = buffer(2);
+    r.console.showScanout(a);
+    r.console.showScanout(b);
+    await new Promise((resolve) => setImmediate(resolve));
+    const hashed = r.channel.bytesHashed;
+    let changes = 0;
+    r.channel.onChange(() => changes++);
+    // Back to a known buffer, nothing written into it meanwhile (the dirty policy says so).
+    r.console.showScanout(a, []);
+    assert.equal(changes, 1, 'flushed inside the scanout event, not at the end of the refresh');
+    assert.equal(primaryId(r.channel), 1);
+    // Unknown writes: the same flip waits for the refresh's damage, so one flush sees both.
+    r.console.showScanout(b);
+    assert.equal(changes, 1, 'no written pages: batched to the end of the microtask');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(changes, 2);
+    assert.equal(r.channel.bytesHashed - hashed, 1024 * 768 * 4, 'only the flip without written pages was compared');
+  });
 });

@@ -9,6 +9,7 @@ import { encodeIrqSet } from './IrqInfo.ts';
 import { PROT_READ, PROT_WRITE, type Mapping } from './Sys.ts';
 import { asBochs, asGvt, bochsMode, gvtFlip, gvtPrimary, mapGtt } from '../testkit/VfioFixtures.ts';
 import { getDmabuf, query } from '../testkit/Ioctl.ts';
+import { PLANE_CTL, PLANE_FORMAT, planeCtlValue } from '../vgpu/gvt/GvtRegisters.ts';
 
 const DMABUF = 2;
 
@@ -208,6 +209,25 @@ describe('dma-buf lifetime (spec §2.4–2.6)', () => {
     const ex = vgpu.mdev.exporter!;
     assert.ok(ex.listedCount <= 64, `listed ${ex.listedCount}`);
     assert.ok(ex.evictions >= 10_000 - 64);
+  });
+
+  it('gvt: the same surface keeps its id while its pages stay, and gets a new one when the guest remaps them', () => {
+    const { host, fd, dev, id, size } = gvtHost();
+    const again = () => query(host.kernel, fd, DMABUF, 1).info.dmabufId;
+    assert.equal(again(), id);
+    assert.equal(again(), id, 'a remembered key is still the buffer\'s key');
+    // Same GMA, format and size; other guest pages behind it (identity includes the pages).
+    mapGtt(dev, dev.aperture.base, 4096, Math.ceil(size / PAGE_SIZE));
+    const moved = again();
+    assert.notEqual(moved, id);
+    assert.equal(again(), moved);
+    // Back to the first pages: the first object's identity again (it is still listed).
+    mapGtt(dev, dev.aperture.base, 1024, Math.ceil(size / PAGE_SIZE));
+    assert.equal(again(), id);
+    // The format is identity too, on the same pages.
+    dev.mmioWrite32(PLANE_CTL(0), planeCtlValue({ format: PLANE_FORMAT.XRGB_8888, rgbxOrder: true }));
+    dev.vblank();
+    assert.notEqual(again(), id);
   });
 
   it('bochs keeps one buffer per mode: a revisited mode keeps its id even after release', () => {
