@@ -1,14 +1,16 @@
 import type { DensityStep } from './DensityBench.ts';
 import type { FlipStormBenchResult } from './FlipStormBench.ts';
 import type { BrowserFigures } from './BrowserFigures.ts';
-import type { PolicyLatency } from './LatencyBench.ts';
+import type { LatencyCaseName, LoopbackFloor, PolicyLatency } from './LatencyBench.ts';
 import type { ResolutionRow } from './ResolutionBench.ts';
 import { num } from './Table.ts';
 
 interface Json {
   flipStorm?: FlipStormBenchResult;
   resolution?: ResolutionRow[];
-  latencyMs?: Record<string, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>;
+  latencyMs?: Partial<Record<LatencyCaseName, PolicyLatency & { immediateClock?: PolicyLatency; sameThreadClient?: PolicyLatency }>> & {
+    loopback?: LoopbackFloor;
+  };
   browser?: { runs: BrowserFigures[] };
   density?: { vms: number; cores: number; stoppedBy: string; steps: DensityStep[]; control?: DensityStep };
   remote?: {
@@ -60,15 +62,15 @@ export function findings(json: Record<string, unknown>, loadStart: number, loadE
   const dirty = j.latencyMs?.dirty;
   if (dirty && dirty.wireP50 > 0.3) {
     const r = j.remote;
+    const f = j.latencyMs?.loopback;
     out.push(`- **Dirty policy flip → wire p50 (${num(dirty.wireP50)} ms against ≤ 0.3 ms).** Flip → scanout ` +
       `is ${num(dirty.p50)} ms of it. A flip no longer reads the new buffer: the display reports the pages the ` +
       'guest wrote into it while it was off screen (dirty log), the server gives exactly those blocks new ' +
       'versions and sends them unhashed, then the SCANOUT' +
       `${r ? ` (a flip between synced buffers: ${num(r.serverCpuUs.flip, 0)} µs of server CPU at ` +
         `${r.details.flip.width}×${r.details.flip.height})` : ''}. What remains is the way to the socket — the ` +
-      'microtask that batches console events, the WebSocket write — and the measuring client\'s thread being ' +
-      `woken to read it${dirty.sameThreadClient ? ` (a client on the server's own thread, which reads only ` +
-        `after the rest of the loop turn, measured ${num(dirty.sameThreadClient.wireP50)} ms)` : ''}, on a ` +
+      'mirror\'s pump and the WebSocket write' +
+      `${f ? `, which alone (a bare 19-byte send) returns after ${num(f.writtenP50)} ms here` : ''} — on a ` +
       `machine whose load average was ${num(loadStart, 1)} → ${num(loadEnd, 1)} on ${cores} cores.`);
   }
   const bd = j.browser?.runs.find((f) => f.policy === 'dirty' && f.frames === 'vsync');

@@ -74,8 +74,9 @@ export class Ticker implements IDisposable {
     const latest = Math.floor((now - this._t0) / this.periodMs);
     const skipped = Math.max(0, latest - k);
     const index = k + skipped;
-    this._fn({ index, scheduled: this._due(index), started: now, skipped });
+    // The next slot is armed first: the timer's own bookkeeping is not part of what `fn` starts.
     this._next = index + 1;
-    if (!this._stopped) this._arm();
+    this._arm();
+    this._fn({ index, scheduled: this._due(index), started: now, skipped });
   };
 }
