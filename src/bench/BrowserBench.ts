@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
+import { WebSocketServer } from 'ws';
 import type { RefreshPolicy } from '../display/DisplayStats.ts';
 import { Lab } from '../lab/Lab.ts';
 import { CHROMIUM, launchChromium } from '../testkit/node/Chromium.ts';
@@ -58,10 +61,57 @@ export async function runBrowserBench(o: BrowserBenchOptions): Promise<BrowserBe
       }
       figures.push(await measurePolicy(browser!, run.policy, run.frames, o));
     }
+    o.log(`  browser: a bare WebSocket page's intake (${o.intakeMB} MB)…`);
+    const intakeMBps = await measureIntake(browser!, o.intakeMB);
+    return { chromium: `${CHROMIUM} ${browser?.version() ?? ''}`.trim(), figures, intakeMBps };
   } finally {
     await browser?.close();
   }
-  return { chromium: `${CHROMIUM} ${browser?.version() ?? ''}`.trim(), figures };
+}
+
+/** Chromium's WebSocket intake on loopback with nothing else in the page (BrowserBenchResult). */
+async function measureIntake(browser: Browser, mb: number): Promise<number> {
+  const total = mb * 1e6;
+  const page = `<!doctype html><title>intake</title><script>
+    let n = 0, t0 = 0;
+    const ws = new WebSocket('ws://' + location.host + '/');
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (e) => {
+      if (t0 === 0) t0 = performance.now();
+      n += e.data.byteLength;
+      if (n >= ${total}) { document.title = 'MBps ' + (n / (performance.now() - t0) / 1000); ws.close(); }
+    };
+  </script>`;
+  const http = createServer((_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(page);
+  });
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  const chunk = Buffer.alloc(256 * 1024, 0x5a);
+  wss.on('connection', (ws) => {
+    let sent = 0;
+    const fill = (): void => {
+      while (sent < total + chunk.length && ws.bufferedAmount < 4 * 1024 * 1024) {
+        ws.send(chunk);
+        sent += chunk.length;
+      }
+    };
+    const timer = setInterval(fill, 1);
+    fill();
+    ws.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+  const context = await browser.newContext();
+  try {
+    const p = await context.newPage();
+    await p.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`);
+    await p.waitForFunction('document.title.startsWith("MBps ")', undefined, { timeout: GUARD_MS });
+    return Number((await p.title()).slice(5));
+  } finally {
+    await context.close().catch(() => {});
+    wss.close();
+    http.close();
+  }
 }
 
 async function measurePolicy(browser: Browser, policy: RefreshPolicy, frames: 'vsync' | 'unthrottled',

@@ -21,13 +21,15 @@ export interface BrowserBenchOptions {
   readonly viewport: { readonly width: number; readonly height: number };
   /** Also run the dirty policy with Chromium's frame rate unlimited (no vsync wait). */
   readonly unthrottled: boolean;
+  /** MB a bare page receives to measure this Chromium's WebSocket intake (the floor under *wire*). */
+  readonly intakeMB: number;
   readonly log: (line: string) => void;
 }
 
 export const BROWSER_SIZES = {
-  full: { reps: 3, windowMs: 5000, warmMs: 2000, viewport: { width: 1024, height: 768 }, unthrottled: true },
-  quick: { reps: 1, windowMs: 3000, warmMs: 1500, viewport: { width: 1024, height: 768 }, unthrottled: false },
-  tiny: { reps: 1, windowMs: 1000, warmMs: 500, viewport: { width: 800, height: 600 }, unthrottled: false },
+  full: { reps: 3, windowMs: 5000, warmMs: 2000, viewport: { width: 1024, height: 768 }, unthrottled: true, intakeMB: 128 },
+  quick: { reps: 1, windowMs: 3000, warmMs: 1500, viewport: { width: 1024, height: 768 }, unthrottled: false, intakeMB: 32 },
+  tiny: { reps: 1, windowMs: 1000, warmMs: 500, viewport: { width: 800, height: 600 }, unthrottled: false, intakeMB: 8 },
 } as const;
 
 export interface Quantiles {
@@ -68,4 +70,10 @@ export interface BrowserFigures {
 export interface BrowserBenchResult {
   readonly chromium: string;
   readonly figures: readonly BrowserFigures[];
+  /**
+   * MB/s the same Chromium takes in over a bare WebSocket on loopback (a page that only counts
+   * 256 KiB messages, the server keeping 4 MiB in flight), measured in the same run: the most
+   * any viewer in it could receive.
+   */
+  readonly intakeMBps: number;
 }

@@ -28,5 +28,6 @@ describe('browser bench (tiny, the lab in Chromium)', () => {
     assert.ok(f.parts.toPresent.p50 > 0 && f.parts.wire.p50 > 0, 'a present waits for its frame; a message for the host');
     assert.ok(f.guestFlipsPerSec > 0 && f.receivedMBps > 0 && f.framesPerSec > 0, JSON.stringify(f));
     assert.match(r.chromium, /^\/usr\/bin\/chromium \d/);
+    assert.ok(r.intakeMBps > 0 && Number.isFinite(r.intakeMBps), `bare intake ${r.intakeMBps} MB/s`);
   });
 });

@@ -17,19 +17,22 @@ describe('browser section output (figures as the Chromium run returns them)', ()
 
   it('JSON has browser.flipToPresent.p50 (the dirty policy) and every run; the summary row holds the goal', () => {
     const out = browserOutput({ chromium: '/usr/bin/chromium 1.0', figures: [figures('dirty', 28), figures('event', 31),
-      figures('dirty', 20, 'unthrottled')] }, s);
+      figures('dirty', 20, 'unthrottled')], intakeMBps: 40 }, s);
     const b = out.json.browser as { flipToPresent: { p50: number; policy: string }; runs: BrowserFigures[] };
     assert.deepEqual([b.flipToPresent.p50, b.flipToPresent.policy, b.runs.length], [28, 'dirty', 3]);
     assert.equal(out.summary.length, 1);
     assert.equal(out.summary[0]!.met, false, '28 ms misses the 5 ms goal');
-    assert.match(out.summary[0]!.measured, /^28\.00 ms \(host \+ socket 1\.00 ms with 2\.00 MB queued; viewer's work 17\.00 ms; event 31\.00 ms\)$/);
+    // 4 MB/s over one 1 s window with 90 presented: 0.044 MB each.
+    assert.match(out.summary[0]!.measured, /^28\.00 ms \(host \+ socket 1\.00 ms with 2\.00 MB queued; 0\.04 MB per presented flip at a bare intake of 40\.00 MB\/s; viewer's work 17\.00 ms; event 31\.00 ms\)$/);
+    assert.match(out.text, /Each presented flip came with 0\.04 MB of pixels; at this Chromium's bare intake \(40\.00 MB\/s\) that alone takes 1\.11 ms/);
+    assert.equal((out.json.browser as { intakeMBps: number }).intakeMBps, 40);
     // Every part is in the report, per run, and each run's note gives its queue from its own numbers.
     for (const label of ['texture upload', 'render done → next animation frame (present)']) {
       assert.ok(out.markdown.includes(label), label);
     }
     assert.match(out.text, /dirty \(frame rate unlimited\): p50 20\.00 ms/);
     assert.match(out.text, /2\.00 MB sent but not yet received .* \(500 ms at that rate\)/);
-    const met = browserOutput({ chromium: 'c', figures: [figures('dirty', 4.5)] }, s);
+    const met = browserOutput({ chromium: 'c', figures: [figures('dirty', 4.5)], intakeMBps: 40 }, s);
     assert.equal(met.summary[0]!.met, true);
   });
 });

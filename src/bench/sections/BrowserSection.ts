@@ -44,8 +44,13 @@ function viewerWork(f: BrowserFigures): number {
   return p.message.p50 + p.upload.p50 + p.convert.p50 + p.draw.p50;
 }
 
+/** MB the page received per flip it presented, over a run's windows. */
+function mbPerPresented(f: BrowserFigures, s: { reps: number; windowMs: number }): number {
+  return f.presented > 0 ? (f.receivedMBps * s.reps * s.windowMs) / 1000 / f.presented : NaN;
+}
+
 /** One sentence per run: where its p50 goes, from its own parts. */
-function explain(f: BrowserFigures): string {
+function explain(f: BrowserFigures, s: { reps: number; windowMs: number }, intakeMBps: number): string {
   const p = f.parts;
   const wait = p.waitFrame.p50 + p.toPresent.p50;
   const frame = f.framesPerSec > 0 ? 1000 / f.framesPerSec : NaN;
@@ -53,7 +58,9 @@ function explain(f: BrowserFigures): string {
   return `${label(f)}: p50 ${num(f.flipToPresent.p50)} ms. Host + socket (vblank → message received) ` +
     `${num(p.wire.p50)} ms: the guest flipped ${num(f.guestFlipsPerSec, 1)} times/s, the page took in ` +
     `${num(f.receivedMBps)} MB/s, and ${num(f.backlogMB)} MB sent but not yet received stood in front of each ` +
-    `message at the end of a window (${num(queue, 0)} ms at that rate). Waiting for animation frames ` +
+    `message at the end of a window (${num(queue, 0)} ms at that rate). Each presented flip came with ` +
+    `${num(mbPerPresented(f, s))} MB of pixels; at this Chromium's bare intake (${num(intakeMBps)} MB/s) that ` +
+    `alone takes ${num((mbPerPresented(f, s) / intakeMBps) * 1000)} ms. Waiting for animation frames ` +
     `${num(wait)} ms (until the render's frame ${num(p.waitFrame.p50)}, until the next one ` +
     `${num(p.toPresent.p50)}; a frame is ${num(frame)} ms at ${num(f.framesPerSec, 1)} frames/s). The viewer's own ` +
     `work ${num(viewerWork(f))} ms (message ${num(p.message.p50)}, upload ${num(p.upload.p50)}, conversion ` +
@@ -67,7 +74,7 @@ export function browserOutput(r: BrowserBenchResult, s: { reps: number; windowMs
   const head = ['policy', 'mode', 'p50', 'p99', 'presented', 'dropped', 'frames/s', ...BROWSER_PARTS.map((p) => `${p} p50`)];
   const rows = r.figures.map((f) => [label(f), `${f.width}x${f.height}`, num(f.flipToPresent.p50), num(f.flipToPresent.p99),
     int(f.presented), int(f.dropped), num(f.framesPerSec, 1), ...BROWSER_PARTS.map((p) => num(f.parts[p].p50))]);
-  const notes = r.figures.map(explain);
+  const notes = r.figures.map((f) => explain(f, s, r.intakeMBps));
   const text = ['flip → present in Chromium (ms, vblank IRQ → the animation frame after the render)',
     textTable(head, rows), ...notes].join('\n');
   const dirty = r.figures.find((f) => f.policy === 'dirty' && f.frames === 'vsync')!;
@@ -81,7 +88,9 @@ export function browserOutput(r: BrowserBenchResult, s: { reps: number; windowMs
       `begins. ${s.reps} window(s) of ${s.windowMs} ms per policy, figures cleared at the start of each; ` +
       'medians of the per-window percentiles. *dropped*: flips the viewer never presented (superseded before ' +
       'their frame, or skipped by the server). *backlog*: bytes the server had sent that the page had not received ' +
-      'at the end of a window.',
+      'at the end of a window. The floor, measured in the same run with the same Chromium: a bare page that only ' +
+      `counts WebSocket messages (256 KiB each, 4 MiB in flight) takes in ${num(r.intakeMBps)} MB/s on loopback; ` +
+      'no viewer in this browser on this machine receives faster.',
     '',
     mdTable(['policy', 'guest mode', 'flip → present p50', 'p99', 'presented', 'dropped', 'animation frames/s',
       'guest flips/s', 'received MB/s', 'backlog MB', 'clock round trip'],
@@ -100,6 +109,7 @@ export function browserOutput(r: BrowserBenchResult, s: { reps: number; windowMs
     json: {
       browser: {
         chromium: r.chromium,
+        intakeMBps: r.intakeMBps,
         flipToPresent: { p50: dirty.flipToPresent.p50, p99: dirty.flipToPresent.p99, policy: 'dirty' },
         runs: r.figures,
       },
@@ -109,7 +119,8 @@ export function browserOutput(r: BrowserBenchResult, s: { reps: number; windowMs
       {
         metric: 'Browser flip → present p50 (dirty, Chromium/SwiftShader)', target: `≤ ${GOAL_MS} ms (goal)`,
         measured: `${num(dirty.flipToPresent.p50)} ms (host + socket ${num(dirty.parts.wire.p50)} ms with ` +
-          `${num(dirty.backlogMB)} MB queued; viewer's work ${num(viewerWork(dirty))} ms; event ` +
+          `${num(dirty.backlogMB)} MB queued; ${num(mbPerPresented(dirty, s))} MB per presented flip at a bare ` +
+          `intake of ${num(r.intakeMBps)} MB/s; viewer's work ${num(viewerWork(dirty))} ms; event ` +
           `${event ? num(event.flipToPresent.p50) : '–'} ms)`,
         met: dirty.flipToPresent.p50 <= GOAL_MS,
       },
