@@ -265,6 +265,12 @@ export class ViewerApp extends Disposable {
         };
       },
       clearFlipFigures: () => view().session.flipLatency.clear(),
+      /** Every tile (the focused one too): what its overlay says and what it shows. */
+      tiles: () => [...this._views.values()].map((v) => ({
+        vm: v.session.vm ?? null, focused: v === this._focused, primaryId: v.session.primaryId,
+        frameWidth: v.renderer.frameWidth, canvasWidth: v.canvas.width, canvasHeight: v.canvas.height,
+        status: v.statusLine()?.short ?? null, serverStatus: v.session.serverStatus.code,
+      })),
       /** Composed guest pixel (x, y) at native resolution. */
       readPixel: (x: number, y: number) => {
         const img = view().renderer.snapshot();

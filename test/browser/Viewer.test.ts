@@ -341,6 +341,10 @@ describe('viewer', () => {
     await v.waitFor('s.vms.length === 2 && s.focused === "vm0" && s.primaryId === 1');
     await v.page.waitForSelector('.vg-strip .vg-tile');
     assert.deepEqual(pixelAt(await v.snapshot(), 1, 1), [250, 0, 0, 255]);
+    // A tile with a picture has no status badge over it (its overlay was once shown regardless).
+    await v.page.waitForFunction(() => (globalThis as unknown as { __vgpu: { tiles(): Array<{ vm: string; primaryId: number | null }> } })
+      .__vgpu.tiles().some((t) => t.vm === 'vm1' && t.primaryId === 1));
+    assert.equal(await v.page.isVisible('.vg-strip .vg-tile .vg-status'), false, 'the tile\'s status badge is hidden');
     await v.page.click('.vg-strip .vg-tile');
     await v.waitFor('s.focused === "vm1" && s.primaryId === 1');
     assert.deepEqual(pixelAt(await v.snapshot(), 1, 1), [0, 0, 250, 255]);
