@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DRM_FORMAT } from '../../kms/Fourcc.ts';
 import { KEY } from './Evdev.ts';
 import { FakeMachine } from '../../testkit/FakeMachine.ts';
-import { PROMPT } from './Shell.ts';
+import { PROMPT, helpLines } from './Shell.ts';
 
 function booted(opts: ConstructorParameters<typeof FakeMachine>[0] = {}): FakeMachine {
   const m = new FakeMachine(opts);
@@ -239,4 +239,26 @@ test('pointer input: relative and absolute moves clamp to the screen', () => {
   assert.deepEqual(m.os.pointer, { x: 1023, y: 767 });
   m.os.pointerAbs(0x4000, 0);
   assert.deepEqual(m.os.pointer, { x: 512, y: 0 });
+});
+
+test('help fits the tty: words are never broken, long usages stand on their own line', () => {
+  const cmds = [
+    { usage: 'help', help: 'list commands' },
+    { usage: 'startx [--sw] [--xtiled] [--buffers=2|3]', help: 'graphical session on tty7' },
+    { usage: 'info', help: 'display mode, planes and session as the guest sees them' },
+  ];
+  const narrow = helpLines(cmds, 44);
+  assert.deepEqual(narrow, [
+    '  help                    list commands',
+    '  startx [--sw] [--xtiled] [--buffers=2|3]',
+    '                          graphical session',
+    '                          on tty7',
+    '  info                    display mode,',
+    '                          planes and session',
+    '                          as the guest sees',
+    '                          them',
+  ]);
+  for (const l of narrow) assert.ok(l.length <= 44, l);
+  assert.deepEqual(helpLines(cmds, 100).slice(0, 1), ['  help                    list commands']);
+  assert.equal(helpLines(cmds, 100).length, 4, 'only the long usage takes a second line at 100 columns');
 });

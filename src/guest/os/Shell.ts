@@ -93,9 +93,7 @@ export class Shell {
     const [name, ...args] = words as [string, ...string[]];
     this._lastCommand = name;
     if (name === 'help') {
-      const all = [...BUILTINS, ...this._host.commands];
-      const w = Math.max(...all.map((c) => c.usage.length));
-      for (const c of all) this.tty.write(`  ${c.usage.padEnd(w)}  ${c.help}\n`);
+      for (const line of helpLines([...BUILTINS, ...this._host.commands], this.tty.cols)) this.tty.write(`${line}\n`);
       return;
     }
     if (name === 'clear') {
@@ -109,4 +107,53 @@ export class Shell {
     }
     for (const l of out) this.tty.write(`${l}\n`);
   }
+}
+
+/** Longest usage column before a usage gets a line of its own (as argparse's help position). */
+const HELP_COLUMN_MAX = 26;
+
+/**
+ * `help` laid out for a tty `cols` wide: usage, then the text in a column, word-wrapped to the
+ * tty (a narrow Terminal window would otherwise break words); a usage too long for the column
+ * stands on its own line with its text below.
+ */
+export function helpLines(cmds: ReadonlyArray<{ readonly usage: string; readonly help: string }>, cols: number): string[] {
+  let col = Math.min(HELP_COLUMN_MAX, Math.max(...cmds.map((c) => c.usage.length)) + 4);
+  if (cols - col < 16) col = 6;
+  const width = Math.max(8, cols - col);
+  const out: string[] = [];
+  for (const c of cmds) {
+    const head = `  ${c.usage}`;
+    const text = wrapWords(c.help, width);
+    if (head.length + 2 <= col) {
+      out.push(`${head.padEnd(col)}${text[0] ?? ''}`.trimEnd());
+      text.shift();
+    } else {
+      out.push(head);
+    }
+    for (const t of text) out.push(`${' '.repeat(col)}${t}`);
+  }
+  return out;
+}
+
+/** Words into lines of at most `width` characters (a longer word is cut). */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (let word of text.split(/\s+/).filter((w) => w !== '')) {
+    while (word.length > width) {
+      if (cur !== '') lines.push(cur);
+      lines.push(word.slice(0, width));
+      word = word.slice(width);
+      cur = '';
+    }
+    if (cur === '') cur = word;
+    else if (cur.length + 1 + word.length <= width) cur += ` ${word}`;
+    else {
+      lines.push(cur);
+      cur = word;
+    }
+  }
+  if (cur !== '') lines.push(cur);
+  return lines;
 }
