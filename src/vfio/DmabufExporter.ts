@@ -6,7 +6,11 @@ import { DmabufObject } from './DmabufObject.ts';
 
 export interface DmabufExporterOptions {
   memory: GuestMemory;
-  /** Identity of a buffer: equal keys share a dmabuf_id (GVT: start, gpa, size, fmt, mod, w, h). */
+  /**
+   * Identity of a buffer: equal keys share a dmabuf_id (GVT: start, gpa, size, fmt, mod, w, h).
+   * A function of start, size, drmFormat, modifier, width, height, stride and pages only: the
+   * exporter reuses a key when all of those are the same (pages: the same array).
+   */
   keyOf: (plane: DecodedPlane) => string;
   /** Errno for GET of an unknown id: GVT -EINVAL, mbochs -ENOENT. */
   unknownIdErrno: number;
