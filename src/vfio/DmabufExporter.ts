@@ -38,7 +38,10 @@ const KEY_MEMO = 8;
  */
 export class DmabufExporter {
   private readonly _byKey = new Map<string, DmabufObject>();
-  private readonly _keys: Array<{ readonly plane: DecodedPlane; readonly key: string }> = [];
+  /** `_keyOf`'s memo: planes and their keys, a ring of KEY_MEMO slots. */
+  private readonly _memoPlanes: Array<DecodedPlane | undefined> = new Array<DecodedPlane | undefined>(KEY_MEMO).fill(undefined);
+  private readonly _memoKeys: string[] = new Array<string>(KEY_MEMO).fill('');
+  private _memoNext = 0;
   private readonly _byId = new Map<number, DmabufObject>();
   private _nextId = 1;
   private _tick = 0;
@@ -146,18 +149,19 @@ export class DmabufExporter {
    * the VM's mappings are unchanged), so a remembered key is the key keyOf would build.
    */
   private _keyOf(p: DecodedPlane): string {
-    const memo = this._keys;
-    for (let i = 0; i < memo.length; i++) {
-      const m = memo[i]!;
-      const q = m.plane;
-      if (q.pages === p.pages && q.start === p.start && q.size === p.size && q.drmFormat === p.drmFormat &&
-          q.modifier === p.modifier && q.width === p.width && q.height === p.height && q.stride === p.stride) {
-        return m.key;
+    const planes = this._memoPlanes;
+    for (let i = 0; i < KEY_MEMO; i++) {
+      const q = planes[i];
+      if (q !== undefined && q.pages === p.pages && q.start === p.start && q.size === p.size &&
+          q.drmFormat === p.drmFormat && q.modifier === p.modifier && q.width === p.width && q.height === p.height &&
+          q.stride === p.stride) {
+        return this._memoKeys[i]!;
       }
     }
     const key = this._opts.keyOf(p);
-    if (memo.length === KEY_MEMO) memo.shift();
-    memo.push({ plane: p, key });
+    planes[this._memoNext] = p;
+    this._memoKeys[this._memoNext] = key;
+    this._memoNext = (this._memoNext + 1) % KEY_MEMO;
     return key;
   }
 

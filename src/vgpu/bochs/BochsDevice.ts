@@ -61,6 +61,7 @@ export class BochsDevice implements MediatedDevice {
   public readonly maxYres: number;
 
   private readonly _regs = new Uint16Array(DISPI_COUNT);
+  private _pages: { readonly first: number; readonly pages: Uint32Array } | undefined;
   private readonly _config = new PciConfigSpace();
   private readonly _onDisplayEvent = new Emitter<DisplayEvent>();
   public readonly onDisplayEvent: Event<DisplayEvent> = this._onDisplayEvent.event;
@@ -227,6 +228,19 @@ export class BochsDevice implements MediatedDevice {
 
   // ---- internals --------------------------------------------------------------------------------
 
+  /**
+   * VRAM pages [first, end) as guest pages. The same array while the range stays (a QUERY per
+   * refresh allocates nothing, and the exporter's remembered keys hold); callers must not modify it.
+   */
+  private _pagesOf(first: number, end: number): Uint32Array {
+    const last = this._pages;
+    if (last !== undefined && last.first === first && last.pages.length === end - first) return last.pages;
+    const pages = new Uint32Array(end - first);
+    for (let i = 0; i < pages.length; i++) pages[i] = this.vramFirstPage + first + i;
+    this._pages = { first, pages };
+    return pages;
+  }
+
   private _decodePrimary(): DecodedPlane | null {
     const mode = checkBochsMode(this._regs, this.vramBytes);
     if (!mode) return null;
@@ -234,8 +248,6 @@ export class BochsDevice implements MediatedDevice {
     // byte it shows (it cannot be exported, but QUERY reports it).
     const first = Math.floor(mode.offset / PAGE_SIZE);
     const end = Math.ceil((mode.offset + mode.size) / PAGE_SIZE);
-    const pages = new Uint32Array(end - first);
-    for (let i = 0; i < pages.length; i++) pages[i] = this.vramFirstPage + first + i;
     return {
       drmFormat: mode.drmFormat,
       modifier: DRM_FORMAT_MOD.LINEAR,
@@ -244,7 +256,7 @@ export class BochsDevice implements MediatedDevice {
       stride: mode.stride,
       size: mode.size,
       start: mode.offset,
-      pages,
+      pages: this._pagesOf(first, end),
       xPos: 0,
       yPos: 0,
       // mbochs reports 0, not HOTSPOT_UNKNOWN (0xFFFFFFFF), for the hotspot: kept for fidelity.
