@@ -29,6 +29,19 @@ export interface SectionOutput {
   readonly summary: readonly SummaryRow[];
 }
 
+/**
+ * The measurement module at `url`, which lives in the repository only (it needs the test kit:
+ * Chromium, QEMU): loaded by a URL the package build does not follow, so a section ships without
+ * it; outside the repository the error says what it `needs`.
+ */
+export async function repositoryMeasurement<T>(url: URL, needs: string): Promise<T> {
+  try {
+    return (await import(url.href)) as T;
+  } catch (err) {
+    throw new Error(`${needs}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** One part of `vgpu-display bench`; parts run in order, each measuring its variants side by side. */
 export interface BenchSection {
   readonly name: string;

@@ -1,23 +1,15 @@
-import type { BenchSection, SectionOutput } from '../BenchSection.ts';
+import { repositoryMeasurement, type BenchSection, type SectionOutput } from '../BenchSection.ts';
 import {
   BROWSER_PARTS, BROWSER_SIZES, type BrowserBenchOptions, type BrowserBenchResult, type BrowserFigures,
   type BrowserPart,
 } from '../BrowserFigures.ts';
 import { int, mdTable, num, textTable } from '../Table.ts';
 
-/**
- * The measurement drives Chromium through the test kit's launcher (a dev dependency), so it is
- * loaded by a path the package build does not follow.
- */
-const MEASUREMENT = '../BrowserBench.ts';
-
+/** The measurement drives Chromium through the test kit's launcher (a dev dependency). */
 async function runBrowserBench(o: BrowserBenchOptions): Promise<BrowserBenchResult> {
-  let mod: { runBrowserBench: (o: BrowserBenchOptions) => Promise<BrowserBenchResult> };
-  try {
-    mod = (await import(MEASUREMENT)) as typeof mod;
-  } catch (err) {
-    throw new Error(`the browser section runs from the repository (playwright-core and Debian's Chromium): ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const mod = await repositoryMeasurement<{ runBrowserBench: (o: BrowserBenchOptions) => Promise<BrowserBenchResult> }>(
+    new URL('../BrowserBench.ts', import.meta.url),
+    'the browser section runs from the repository (playwright-core and Debian\'s Chromium)');
   return mod.runBrowserBench(o);
 }
 

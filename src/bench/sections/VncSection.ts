@@ -1,22 +1,15 @@
-import type { BenchSection, SectionOutput } from '../BenchSection.ts';
+import { repositoryMeasurement, type BenchSection, type SectionOutput } from '../BenchSection.ts';
 import { VNC_SIZES, type ActivityFigures, type VncBenchOptions, type VncBenchResult } from '../VncFigures.ts';
 
-/**
- * The measurement lives in the repository only (it boots test/qemu's guest with the test kit's
- * QEMU and RFB clients), so it is loaded by a path the package build does not follow.
- */
-const MEASUREMENT = '../VncBench.ts';
+import { bytes, int, mdTable, num, textTable } from '../Table.ts';
 
+/** The measurement boots test/qemu's guest with the test kit's QEMU and RFB clients. */
 async function runVncBench(o: VncBenchOptions): Promise<VncBenchResult> {
-  let mod: { runVncBench: (o: VncBenchOptions) => Promise<VncBenchResult> };
-  try {
-    mod = (await import(MEASUREMENT)) as typeof mod;
-  } catch (err) {
-    throw new Error(`the vnc section runs from the repository (it boots the QEMU test guest of test/qemu): ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const mod = await repositoryMeasurement<{ runVncBench: (o: VncBenchOptions) => Promise<VncBenchResult> }>(
+    new URL('../VncBench.ts', import.meta.url),
+    'the vnc section runs from the repository (it boots the QEMU test guest of test/qemu)');
   return mod.runVncBench(o);
 }
-import { bytes, int, mdTable, num, textTable } from '../Table.ts';
 
 const ACT: Record<ActivityFigures['activity'], string> = {
   type: 'typed character',
