@@ -64,6 +64,17 @@ describe('ScreenShadow (through RfbServer and a test client)', () => {
   const cleanup: Array<() => unknown> = [];
   after(async () => { for (const f of cleanup.reverse()) await f(); });
 
+  /** A gvt VM whose shown buffer `a` holds console lines from `firstLine`, served over RFB. */
+  async function linesServed(w: number, h: number, firstLine = 0): Promise<{ vm: TestVm; a: GuestBuffer; port: number }> {
+    const vm = gvtVm('vm1');
+    const [a] = doubleBuffered(vm, w, h);
+    drawLines(vm, a, w, h, firstLine);
+    vm.refresh();
+    const server = await serve(vm);
+    cleanup.push(() => server.close(), () => vm.dispose());
+    return { vm, a, port: server.ports[0]!.port };
+  }
+
   for (const tiling of ['linear', 'x'] as const) {
     it(`a 9×16 character cell inside a block row is sent as exactly that cell (${tiling})`, async () => {
       const W = 720;
@@ -97,13 +108,7 @@ describe('ScreenShadow (through RfbServer and a test client)', () => {
   it('a console scroll is one CopyRect plus the exposed rows; clients without CopyRect get pixels', async () => {
     const W = 320;
     const H = 208;
-    const vm = gvtVm('vm1');
-    const [a] = doubleBuffered(vm, W, H);
-    drawLines(vm, a, W, H, 0);
-    vm.refresh();
-    const server = await serve(vm);
-    cleanup.push(() => server.close(), () => vm.dispose());
-    const port = server.ports[0]!.port;
+    const { vm, a, port } = await linesServed(W, H);
     const clients = await Promise.all([RfbTestClient.connect(port), RfbTestClient.connect(port), RfbTestClient.connect(port)]);
     cleanup.push(() => clients.forEach((c) => c.close()));
     const [raw, zrle, plain] = clients as [RfbTestClient, RfbTestClient, RfbTestClient];
@@ -138,14 +143,9 @@ describe('ScreenShadow (through RfbServer and a test client)', () => {
   it('a change the client has not been sent yet moves with the scroll (its dirty pixels move with the CopyRect)', async () => {
     const W = 320;
     const H = 208;
-    const vm = gvtVm('vm1');
-    const [a] = doubleBuffered(vm, W, H);
-    drawLines(vm, a, W, H, 0);
-    vm.refresh();
-    const server = await serve(vm);
-    cleanup.push(() => server.close(), () => vm.dispose());
-    const c = await RfbTestClient.connect(server.ports[0]!.port);
-    const watcher = await RfbTestClient.connect(server.ports[0]!.port);
+    const { vm, a, port } = await linesServed(W, H);
+    const c = await RfbTestClient.connect(port);
+    const watcher = await RfbTestClient.connect(port);
     cleanup.push(() => c.close(), () => watcher.close());
     for (const x of [c, watcher]) {
       x.setEncodings([RAW, COPY_RECT]);
@@ -171,13 +171,7 @@ describe('ScreenShadow (through RfbServer and a test client)', () => {
   it('LastRect: a big ZRLE update is streamed with count 0xFFFF and ends with LastRect', async () => {
     const W = 320;
     const H = 200;
-    const vm = gvtVm('vm1');
-    const [a] = doubleBuffered(vm, W, H);
-    drawLines(vm, a, W, H, 5);
-    vm.refresh();
-    const server = await serve(vm);
-    cleanup.push(() => server.close(), () => vm.dispose());
-    const port = server.ports[0]!.port;
+    const { vm, a, port } = await linesServed(W, H, 5);
     const last = await RfbTestClient.connect(port);
     const counted = await RfbTestClient.connect(port);
     cleanup.push(() => last.close(), () => counted.close());
